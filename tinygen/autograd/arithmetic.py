@@ -1,0 +1,102 @@
+"""Arithmetic: + − × ÷, negation and powers, with NumPy broadcasting.
+
+Every binary op may broadcast its inputs; the gradient of each input is then summed back over
+the broadcast axes (``sum_to``), which is the adjoint of broadcasting.
+"""
+from __future__ import annotations
+
+from .dual import log, sum_to, where
+from .function import Function
+
+
+class Add(Function):
+    """z = a + b.    ∂L/∂a = g,  ∂L/∂b = g   (each summed back to its input's shape)."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g, z, a, b):
+        na, nb = self.needs
+        return (sum_to(g, a.shape) if na else None), (sum_to(g, b.shape) if nb else None)
+
+
+class Sub(Function):
+    """z = a − b.    ∂L/∂a = g,  ∂L/∂b = −g."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g, z, a, b):
+        na, nb = self.needs
+        return (sum_to(g, a.shape) if na else None), (sum_to(-g, b.shape) if nb else None)
+
+
+class Mul(Function):
+    """z = a · b.    ∂L/∂a = g · b,  ∂L/∂b = g · a."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g, z, a, b):
+        na, nb = self.needs
+        return (sum_to(g * b, a.shape) if na else None), (sum_to(g * a, b.shape) if nb else None)
+
+
+class Div(Function):
+    """z = a / b.    ∂L/∂a = g / b,  ∂L/∂b = −g · a / b²."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g, z, a, b):
+        na, nb = self.needs
+        ga = sum_to(g / b, a.shape) if na else None
+        gb = sum_to(-g * a / (b * b), b.shape) if nb else None
+        return ga, gb
+
+
+class Neg(Function):
+    """z = −a.    ∂L/∂a = −g."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g, z, a):
+        return -g
+
+
+class PowScalar(Function):
+    """z = aᵖ for a Python number p.    ∂L/∂a = g · p · aᵖ⁻¹."""
+
+    def forward(self, a, exponent):
+        self.p = exponent
+        if exponent == 2:
+            return a * a
+        return a ** exponent
+
+    def backward(self, g, z, a):
+        p = self.p
+        if p == 2:
+            return g * (2 * a)
+        if p == 1:
+            return g
+        return g * (p * a ** (p - 1))
+
+
+class Pow(Function):
+    """z = aᵇ (both tensors).    ∂L/∂a = g · b · aᵇ⁻¹,   ∂L/∂b = g · aᵇ · ln a   (0 where a ≤ 0)."""
+    saves_output = True
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, g, z, a, b):
+        na, nb = self.needs
+        ga = sum_to(g * b * a ** (b - 1), a.shape) if na else None
+        gb = None
+        if nb:
+            ad = a.data if hasattr(a, "grad_fn") else a
+            pos = ad > 0
+            safe_a = where(pos, a, 1)
+            gb = sum_to(g * z * where(pos, log(safe_a), 0), b.shape)
+        return ga, gb

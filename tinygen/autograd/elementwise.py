@@ -1,0 +1,136 @@
+"""Element-wise math: exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, clip.
+
+Each derivative is written in terms of the op's input x or its output y, whichever is cheaper
+and more accurate (exp, sqrt, tanh and sigmoid reuse y).
+"""
+from __future__ import annotations
+
+from .. import backend
+from .dual import cos, sin, where
+from .function import Function
+
+
+def _raw(a):
+    return a.data if hasattr(a, "grad_fn") else a
+
+
+def sigmoid_array(x):
+    """σ(x) = 1 / (1 + e⁻ˣ), evaluated without overflow for any finite x (e^{−|x|} ≤ 1)."""
+    xp = backend.get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r)
+
+
+class Exp(Function):
+    """y = eˣ.    ∂L/∂x = g · y."""
+    saves_output = True
+
+    def forward(self, x):
+        return self.xp.exp(x)
+
+    def backward(self, g, y, x):
+        return g * y
+
+
+class Log(Function):
+    """y = ln x.    ∂L/∂x = g / x."""
+
+    def forward(self, x):
+        return self.xp.log(x)
+
+    def backward(self, g, y, x):
+        return g / x
+
+
+class Sqrt(Function):
+    """y = √x.    ∂L/∂x = g / (2y)."""
+    saves_output = True
+
+    def forward(self, x):
+        return self.xp.sqrt(x)
+
+    def backward(self, g, y, x):
+        return g / (2 * y)
+
+
+class Sin(Function):
+    """y = sin x.    ∂L/∂x = g · cos x."""
+
+    def forward(self, x):
+        return self.xp.sin(x)
+
+    def backward(self, g, y, x):
+        return g * cos(x)
+
+
+class Cos(Function):
+    """y = cos x.    ∂L/∂x = −g · sin x."""
+
+    def forward(self, x):
+        return self.xp.cos(x)
+
+    def backward(self, g, y, x):
+        return -g * sin(x)
+
+
+class Tanh(Function):
+    """y = tanh x.    ∂L/∂x = g · (1 − y²)."""
+    saves_output = True
+
+    def forward(self, x):
+        return self.xp.tanh(x)
+
+    def backward(self, g, y, x):
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + e⁻ˣ).    ∂L/∂x = g · y · (1 − y)."""
+    saves_output = True
+
+    def forward(self, x):
+        return sigmoid_array(x)
+
+    def backward(self, g, y, x):
+        return g * (y * (1 - y))
+
+
+class Relu(Function):
+    """y = max(x, 0).    ∂L/∂x = g · [x > 0]   (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x):
+        return self.xp.maximum(x, 0)
+
+    def backward(self, g, y, x):
+        return g * (_raw(x) > 0)
+
+
+class Abs(Function):
+    """y = |x|.    ∂L/∂x = g · sign(x)   (0 at x = 0)."""
+
+    def forward(self, x):
+        return self.xp.abs(x)
+
+    def backward(self, g, y, x):
+        xd = _raw(x)
+        return g * backend.get_array_module(xd).sign(xd)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi).    ∂L/∂x = g where lo ≤ x ≤ hi, else 0 (as PyTorch's clamp)."""
+
+    def forward(self, x, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of min and max")
+        self.lo, self.hi = lo, hi
+        return self.xp.clip(x, lo, hi)
+
+    def backward(self, g, y, x):
+        xd = _raw(x)
+        inside = True
+        if self.lo is not None:
+            inside = xd >= self.lo
+        if self.hi is not None:
+            inside = inside & (xd <= self.hi)
+        return where(inside, g, 0)

@@ -1,0 +1,231 @@
+"""Reverse-mode differentiation: walk the graph backwards, applying each op's chain rule.
+
+The walk is iterative (Kahn's algorithm over the nodes reachable from the outputs), so a chain
+of a hundred thousand ops backpropagates without touching Python's recursion limit:
+
+1. count, for every reachable node, how many reachable nodes consume its output;
+2. start from the outputs; a node is processed once every consumer has sent its gradient;
+3. each node's ``backward`` turns the gradient of its output into gradients of its inputs;
+   gradients meeting at one tensor are summed (the multivariate chain rule);
+4. leaves accumulate into ``.grad`` (``backward``) or are collected (``tg.grad``).
+
+With ``create_graph=True`` everything above runs on Tensors with recording on, so the gradients
+are themselves differentiable.
+"""
+from __future__ import annotations
+
+from .. import backend
+from . import grad_mode
+from .function import Tensor
+
+
+def _ones_like(t):
+    xp = backend.get_array_module(t.data)
+    return xp.ones(t.shape, dtype=t.dtype)
+
+
+def _root_grad(t, g, create_graph):
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for one-element outputs; this output "
+                               f"has shape {t.shape}: pass grad=tg.ones_like(output) or reduce it first (e.g. .sum())")
+        g = _ones_like(t)
+    elif isinstance(g, Tensor):
+        if g.shape != t.shape:
+            raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {t.shape}")
+        g = g if create_graph else g.data
+    else:
+        xp = backend.get_array_module(t.data)
+        g = xp.asarray(g, dtype=t.dtype)
+        if g.shape != t.shape:
+            if g.size == t.data.size:
+                g = g.reshape(t.shape)
+            else:
+                raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {t.shape}")
+    if create_graph and not isinstance(g, Tensor):
+        g = Tensor._make(g, False, None)
+    return g
+
+
+def _add(a, b):
+    return a + b
+
+
+def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None, allow_unused=True):
+    """Backpropagate from ``outputs``.
+
+    With ``inputs=None`` gradients accumulate into the leaves' ``.grad``; otherwise the gradients
+    with respect to ``inputs`` (leaves or not) are returned as a list and no ``.grad`` changes.
+    """
+    pending = {}          # node -> gradient of its output so far
+    leaf_grads = {}       # id(leaf) -> [leaf, gradient]   (only when inputs is given)
+    roots = []
+    for t, g in zip(outputs, grad_outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: outputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("backward: the output does not require grad; no input of the computation "
+                               "required grad, or it ran under tg.no_grad()")
+        g = _root_grad(t, g, create_graph)
+        if t.grad_fn is None:                       # the output is itself a leaf
+            _deliver_leaf(t, g, inputs, leaf_grads, create_graph)
+            continue
+        node = t.grad_fn
+        pending[node] = pending[node] + g if node in pending else g
+        roots.append(node)
+
+    wanted = None
+    captured = {}
+    if inputs is not None:
+        wanted = {}
+        for x in inputs:
+            if x.grad_fn is not None:
+                wanted[x.grad_fn] = x
+
+    # 1. dependency counts over the reachable graph
+    deps = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node.inputs is None:
+            raise RuntimeError(f"backward through {node.name} a second time: its saved values were freed after "
+                               "the first backward. Pass retain_graph=True to the first backward (or tg.grad) "
+                               "if you need to backpropagate through the graph twice")
+        for p in node.parents:
+            deps[p] = deps.get(p, 0) + 1
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+
+    anomaly = grad_mode.state.anomaly
+    prev_enabled = grad_mode.state.enabled
+    grad_mode.state.enabled = bool(create_graph)
+    try:
+        ready = [n for n in set(roots) if n not in deps]
+        while ready:
+            node = ready.pop()
+            g = pending.pop(node, None)
+            if g is not None:
+                if node.hooks:
+                    g = _run_hooks(node.hooks, g, create_graph)
+                if wanted is not None and node in wanted:
+                    captured[node] = g
+                if create_graph:
+                    if not node.differentiable_backward:
+                        raise RuntimeError(f"{node.name} does not support create_graph=True (double backward): "
+                                           "its backward is not written with differentiable ops")
+                    y = node.output_for(True) if node.saves_output else None
+                    grads = node.backward(g, y, *node.inputs)
+                else:
+                    y = node.out_data if node.saves_output else None
+                    grads = node.backward(g, y, *[x.data if isinstance(x, Tensor) else x for x in node.inputs])
+                if type(grads) is not tuple:
+                    grads = (grads,)
+                if anomaly:
+                    grad_mode.check_backward(node, grads)
+                prev = None
+                for x, gx, need in zip(node.inputs, grads, node.needs):
+                    if not need or gx is None:
+                        continue
+                    if gx is prev and not create_graph:      # one array sent to two inputs (a + b)
+                        gx = gx.copy()
+                    prev = gx
+                    fn = x.grad_fn
+                    if fn is None:
+                        _deliver_leaf(x, gx, inputs, leaf_grads, create_graph)
+                    elif fn in pending:
+                        pending[fn] = pending[fn] + gx
+                    else:
+                        pending[fn] = gx
+            for fn in node.parents:                          # once per consumer, gradient or not
+                d = deps[fn] - 1
+                deps[fn] = d
+                if d == 0:
+                    ready.append(fn)
+            if not retain_graph:
+                node.release()
+    finally:
+        grad_mode.state.enabled = prev_enabled
+
+    if inputs is None:
+        return None
+    results = []
+    for x in inputs:
+        if x.grad_fn is None:
+            entry = leaf_grads.get(id(x))
+            g = entry[1] if entry is not None else None
+        else:
+            g = captured.get(x.grad_fn)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
+                                   "(pass allow_unused=True to get None for it)")
+            results.append(None)
+        else:
+            results.append(g if isinstance(g, Tensor) else Tensor._make(g, False, None))
+    return results
+
+
+def _run_hooks(hooks, g, create_graph):
+    gt = g if isinstance(g, Tensor) else Tensor._make(g, False, None)
+    for h in hooks:
+        r = h(gt)
+        if r is not None:
+            if not isinstance(r, Tensor):
+                r = Tensor._make(r, False, None)
+            if r.shape != gt.shape:
+                raise ValueError(f"hook {h!r} returned a gradient of shape {r.shape}, expected {gt.shape}")
+            gt = r
+    return gt if create_graph else gt.data
+
+
+def _deliver_leaf(x, g, inputs, leaf_grads, create_graph):
+    """A gradient reached a leaf: run its hooks, then accumulate (.grad) or collect (tg.grad)."""
+    if x._hooks:
+        g = _run_hooks(x._hooks, g, create_graph)
+    if inputs is not None:
+        entry = leaf_grads.get(id(x))
+        if entry is None:
+            leaf_grads[id(x)] = [x, g]
+        else:
+            entry[1] = entry[1] + g
+        return
+    if isinstance(g, Tensor):                      # create_graph: .grad keeps its graph, like PyTorch
+        gt = g
+    else:
+        if g.dtype != x.data.dtype:
+            g = g.astype(x.data.dtype)
+        if g.shape != x.data.shape:
+            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {x.data.shape}")
+        if not g.flags.c_contiguous:
+            g = backend.get_array_module(g).ascontiguousarray(g)
+        gt = Tensor._make(g, False, None)
+    if x._grad is None:
+        x._grad = gt
+    else:
+        x._grad = x._grad + gt if isinstance(gt, Tensor) and gt.requires_grad else \
+            Tensor._make(x._grad.data + gt.data, False, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=True):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` is untouched.
+
+    Like ``torch.autograd.grad``: ``retain_graph`` defaults to ``create_graph``.
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single_out else tuple(outputs)
+    single_in = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single_in else tuple(inputs)
+    for x in inputs:
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError("grad: every input must be a Tensor that requires grad")
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = (grad_outputs,)
+    if retain_graph is None:
+        retain_graph = create_graph
+    res = run_backward(outputs, tuple(grad_outputs), retain_graph=retain_graph, create_graph=create_graph,
+                       inputs=inputs, allow_unused=allow_unused)
+    return tuple(res)
