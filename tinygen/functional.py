@@ -12,7 +12,12 @@ penalties) works through all of them.
 from __future__ import annotations
 
 from .autograd import activations as _act
-from .tensor import Tensor
+from .autograd import conv as _conv
+from .autograd import dropout as _drop
+from .autograd import linear as _lin
+from .autograd import normalization as _norm
+from .autograd import pooling as _pool
+from .tensor import Tensor, int64
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample_nearest",
            "batch_norm", "layer_norm", "dropout", "embedding", "one_hot", "relu", "leaky_relu", "elu",
@@ -26,6 +31,14 @@ def _t(x, name="input"):
     if x is None:
         raise TypeError(f"expected a Tensor, array or number for {name}, got None")
     return Tensor(x)
+
+
+def _opt(x, name):
+    return None if x is None else _t(x, name)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _axis(axis, dim, default=-1):
@@ -97,3 +110,125 @@ def softmax(x, axis=-1, *, dim=None):
 def log_softmax(x, axis=-1, *, dim=None):
     """xᵢ − log Σⱼ e^{xⱼ} along ``axis`` (default −1), via log-sum-exp (stable for any finite x)."""
     return _act.LogSoftmax.apply(_t(x), axis=_axis(axis, dim))
+
+
+# ============================================================================ linear maps
+def linear(x, weight, bias=None):
+    """y = x Wᵀ + b for x (..., in_features), weight (out_features, in_features), bias (out_features,).
+
+    One fused node: ∂L/∂x = g W, ∂L/∂W = gᵀx, ∂L/∂b = Σg (a GEMM each)."""
+    return _lin.Linear.apply(_t(x), _t(weight, "weight"), _opt(bias, "bias"))
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` (num_embeddings, embedding_dim) picked by the integer ``input`` (any shape);
+    the result has shape input.shape + (embedding_dim,). Rows at ``padding_idx`` get no gradient.
+    The gradient is a sort-based scatter-add (repeated indices accumulate)."""
+    idx = _data(input)
+    if not hasattr(idx, "dtype"):
+        import numpy
+        idx = numpy.asarray(idx)
+    w = _t(weight, "weight")
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if padding_idx < 0:
+            padding_idx += w.shape[0]
+    return _lin.Embedding.apply(w, idx, padding_idx=padding_idx)
+
+
+def one_hot(labels, num_classes=-1, dtype=int64):
+    """labels (integers, any shape) → labels.shape + (num_classes,) with a 1 at each label (no gradient).
+
+    As PyTorch, the result is int64 and ``num_classes=-1`` means max(labels) + 1; pass
+    ``dtype=tg.float32`` (or call ``.float()``) to feed it to a network."""
+    lab = _data(labels)
+    if not hasattr(lab, "dtype"):
+        import numpy
+        lab = numpy.asarray(lab)
+    return Tensor._make(_lin.one_hot_array(lab, int(num_classes), dtype), False, None)
+
+
+# ============================================================================ convolutions
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D cross-correlation, NCHW. x (N, C_in, H, W), weight (C_out, C_in, kH, kW), bias (C_out,);
+    ``stride`` and ``padding`` (zeros) are ints or (h, w) pairs. Output (N, C_out, H_out, W_out),
+    H_out = ⌊(H + 2p − kH)/s⌋ + 1. Forward by im2col + one GEMM; double backward supported."""
+    stride = _conv.pair(stride, "stride", "conv2d", 1)
+    padding = _conv.pair(padding, "padding", "conv2d", 0)
+    return _conv.Conv2d.apply(_t(x), _t(weight, "weight"), _opt(bias, "bias"), stride=stride, padding=padding)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution (the adjoint of conv2d), NCHW. x (N, C_in, H, W), weight
+    (C_in, C_out, kH, kW) (PyTorch's layout), bias (C_out,). Output H_out = (H − 1)·s − 2p + kH
+    + output_padding, with 0 ≤ output_padding < stride. Double backward supported."""
+    stride = _conv.pair(stride, "stride", "conv_transpose2d", 1)
+    padding = _conv.pair(padding, "padding", "conv_transpose2d", 0)
+    op = _conv.pair(output_padding, "output_padding", "conv_transpose2d", 0)
+    if op[0] >= stride[0] or op[1] >= stride[1]:
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than the stride {stride}")
+    x, w = _t(x), _t(weight, "weight")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv_transpose2d: input must be 4-D (N, C, H, W) and weight 4-D (C_in, C_out, kH, kW); "
+                         f"got input {x.shape}, weight {w.shape}")
+    kh, kw = w.shape[2:]
+    out = ((x.shape[2] - 1) * stride[0] - 2 * padding[0] + kh + op[0],
+           (x.shape[3] - 1) * stride[1] - 2 * padding[1] + kw + op[1])
+    return _conv.ConvTranspose2d.apply(x, w, _opt(bias, "bias"), stride=stride, padding=padding, output_size=out)
+
+
+# ============================================================================ pooling
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Maximum over kH×kW windows of an NCHW tensor (``stride`` defaults to ``kernel_size``; the
+    padding counts as −∞ and is at most half the kernel). The gradient goes to each window's arg-max."""
+    return _pool.MaxPool2d.apply(_t(x), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over kH×kW windows of an NCHW tensor (``stride`` defaults to ``kernel_size``; zero padding
+    is included in the count, PyTorch's default count_include_pad=True)."""
+    return _pool.AvgPool2d.apply(_t(x), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def upsample_nearest(x, scale_factor=2):
+    """Nearest-neighbour upsampling of an NCHW tensor by an integer factor (or an (h, w) pair):
+    each pixel becomes an s×s block. The gradient sums each block."""
+    return _pool.UpsampleNearest.apply(_t(x), scale_factor=scale_factor)
+
+
+# ============================================================================ normalisation
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over axis 1 of (N, C) or (N, C, ...) inputs, as ``torch.nn.functional.batch_norm``.
+
+    ``training=True``: normalise with the batch mean and biased variance, and update
+    ``running_mean``/``running_var`` (Tensors or arrays, may be None) in place with ``momentum``
+    (the running variance takes the unbiased batch variance). ``training=False``: normalise with
+    the running statistics. ``weight`` (γ) and ``bias`` (β) have shape (C,). One node with the
+    analytic backward; differentiable twice."""
+    if momentum is None:
+        raise ValueError("batch_norm: momentum=None (cumulative averaging) is not supported; pass a number")
+    return _norm.BatchNorm.apply(_t(x), _opt(weight, "weight"), _opt(bias, "bias"),
+                                 running_mean=_data(running_mean), running_var=_data(running_var),
+                                 training=bool(training), momentum=float(momentum), eps=float(eps))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the trailing ``normalized_shape`` axes (an int or a tuple), with
+    optional ``weight``/``bias`` of that shape, as ``torch.nn.functional.layer_norm``."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    return _norm.LayerNorm.apply(_t(x), _opt(weight, "weight"), _opt(bias, "bias"),
+                                 normalized_shape=tuple(int(s) for s in normalized_shape), eps=float(eps))
+
+
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout: during training zero each element with probability ``p`` and scale the rest
+    by 1/(1 − p) (mask from tinygen's seeded generator of x's device); the identity otherwise."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    x = _t(x)
+    if not training or p == 0.0:
+        return x
+    if x.dtype.kind != "f":
+        raise TypeError(f"dropout: input must be floating point, got dtype {x.dtype}")
+    return _drop.Dropout.apply(x, p=float(p))

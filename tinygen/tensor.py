@@ -55,7 +55,7 @@ class Tensor:
     integers int64, booleans bool).
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
@@ -69,7 +69,6 @@ class Tensor:
         self._grad = None
         self.grad_fn = None
         self._hooks = None
-        self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -83,7 +82,6 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._hooks = None
-        t._retains_grad = False
         return t
 
     # ------------------------------------------------------------ attributes
@@ -259,9 +257,9 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` on a non-leaf tensor after backward."""
-        if self.grad_fn is None or self._retains_grad:
+        if self.grad_fn is None or getattr(self.grad_fn, "retains_grad", False):
             return
-        self._retains_grad = True
+        self.grad_fn.retains_grad = True
         import weakref
         ref = weakref.ref(self)
 
@@ -325,28 +323,28 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return _ops.Add.apply(self, other)
+        return _binary(_ops.Add, self, other)
 
     def __radd__(self, other):
-        return _ops.Add.apply(other, self)
+        return _binary(_ops.Add, other, self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, other)
+        return _binary(_ops.Sub, self, other)
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(other, self)
+        return _binary(_ops.Sub, other, self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, other)
+        return _binary(_ops.Mul, self, other)
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(other, self)
+        return _binary(_ops.Mul, other, self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, other)
+        return _binary(_ops.Div, self, other)
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(other, self)
+        return _binary(_ops.Div, other, self)
 
     def __pow__(self, other):
         if isinstance(other, numbers.Number):
@@ -357,19 +355,19 @@ class Tensor:
         return _ops.Pow.apply(other, self)
 
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, other)
+        return _binary(_ops.MatMul, self, other)
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(other, self)
+        return _binary(_ops.MatMul, other, self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return _unary(_ops.Neg, self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops.Abs.apply(self)
+        return _unary(_ops.Abs, self)
 
     # comparisons: no gradient, boolean tensors
     def _compare(self, other, op):
@@ -408,34 +406,34 @@ class Tensor:
 
     # ------------------------------------------------------------ element-wise math
     def exp(self):
-        return _ops.Exp.apply(self)
+        return _unary(_ops.Exp, self)
 
     def log(self):
-        return _ops.Log.apply(self)
+        return _unary(_ops.Log, self)
 
     def sqrt(self):
-        return _ops.Sqrt.apply(self)
+        return _unary(_ops.Sqrt, self)
 
     def sin(self):
-        return _ops.Sin.apply(self)
+        return _unary(_ops.Sin, self)
 
     def cos(self):
-        return _ops.Cos.apply(self)
+        return _unary(_ops.Cos, self)
 
     def tanh(self):
-        return _ops.Tanh.apply(self)
+        return _unary(_ops.Tanh, self)
 
     def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
+        return _unary(_ops.Sigmoid, self)
 
     def relu(self):
-        return _ops.Relu.apply(self)
+        return _unary(_ops.Relu, self)
 
     def abs(self):
-        return _ops.Abs.apply(self)
+        return _unary(_ops.Abs, self)
 
     def square(self):
-        return _ops.Mul.apply(self, self)
+        return _binary(_ops.Mul, self, self)
 
     def clip(self, min=None, max=None):
         return _ops.Clip.apply(self, lo=min, hi=max)
@@ -666,3 +664,4 @@ def _parse_to_args(args, kwargs):
 
 
 from .autograd import ops as _ops  # noqa: E402  (ops subclass Function, which needs Tensor)
+from .autograd.function import apply_binary as _binary, apply_unary as _unary  # noqa: E402

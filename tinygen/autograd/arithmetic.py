@@ -17,7 +17,10 @@ class Add(Function):
 
     def backward(self, g, z, a, b):
         na, nb = self.needs
-        return (sum_to(g, a.shape) if na else None), (sum_to(g, b.shape) if nb else None)
+        gs = g.shape
+        ga = (g if a.shape == gs else sum_to(g, a.shape)) if na else None
+        gb = (g if b.shape == gs else sum_to(g, b.shape)) if nb else None
+        return ga, gb
 
 
 class Sub(Function):
@@ -28,7 +31,10 @@ class Sub(Function):
 
     def backward(self, g, z, a, b):
         na, nb = self.needs
-        return (sum_to(g, a.shape) if na else None), (sum_to(-g, b.shape) if nb else None)
+        gs = g.shape
+        ga = (g if a.shape == gs else sum_to(g, a.shape)) if na else None
+        gb = (-g if b.shape == gs else sum_to(-g, b.shape)) if nb else None
+        return ga, gb
 
 
 class Mul(Function):
@@ -39,7 +45,16 @@ class Mul(Function):
 
     def backward(self, g, z, a, b):
         na, nb = self.needs
-        return (sum_to(g * b, a.shape) if na else None), (sum_to(g * a, b.shape) if nb else None)
+        ga = gb = None
+        if na:
+            ga = g * b
+            if ga.shape != a.shape:
+                ga = sum_to(ga, a.shape)
+        if nb:
+            gb = g * a
+            if gb.shape != b.shape:
+                gb = sum_to(gb, b.shape)
+        return ga, gb
 
 
 class Div(Function):

@@ -15,11 +15,16 @@ def _raw(a):
 
 
 def sigmoid_array(x):
-    """σ(x) = 1 / (1 + e⁻ˣ), evaluated without overflow for any finite x (e^{−|x|} ≤ 1)."""
+    """σ(x) = 1 / (1 + e⁻ˣ) = exp(−softplus(−x)), evaluated without overflow for any finite x
+    (``logaddexp(0, −x)`` is softplus(−x) by log-sum-exp)."""
     xp = backend.get_array_module(x)
-    e = xp.exp(-xp.abs(x))
-    r = 1 / (1 + e)
-    return xp.where(x >= 0, r, e * r)
+    t = xp.negative(x)
+    if t.dtype.kind != "f":
+        t = t.astype(xp.float32 if t.dtype.itemsize <= 4 else xp.float64)
+    xp.logaddexp(0, t, out=t)
+    xp.negative(t, out=t)
+    xp.exp(t, out=t)
+    return t
 
 
 class Exp(Function):

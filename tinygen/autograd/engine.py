@@ -1,10 +1,12 @@
 """Reverse-mode differentiation: walk the graph backwards, applying each op's chain rule.
 
-The walk is iterative (Kahn's algorithm over the nodes reachable from the outputs), so a chain
+The walk is iterative (a heap of pending nodes, no recursion), so a chain
 of a hundred thousand ops backpropagates without touching Python's recursion limit:
 
-1. count, for every reachable node, how many reachable nodes consume its output;
-2. start from the outputs; a node is processed once every consumer has sent its gradient;
+1. every node carries a sequence number from its creation; an op can only consume tensors made
+   before it, so processing nodes latest-first (a max-heap on the sequence number, as PyTorch
+   does) guarantees that every consumer of a node has sent its gradient before the node runs;
+2. start from the outputs and pop nodes from the heap until it is empty;
 3. each node's ``backward`` turns the gradient of its output into gradients of its inputs;
    gradients meeting at one tensor are summed (the multivariate chain rule);
 4. leaves accumulate into ``.grad`` (``backward``) or are collected (``tg.grad``).
@@ -14,9 +16,14 @@ are themselves differentiable.
 """
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 from .. import backend
 from . import grad_mode
-from .function import Tensor
+from .function import Function, Tensor
+
+_make = Tensor._make
+_ndarray = backend.numpy.ndarray
 
 
 def _ones_like(t):
@@ -58,8 +65,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     with respect to ``inputs`` (leaves or not) are returned as a list and no ``.grad`` changes.
     """
     pending = {}          # node -> gradient of its output so far
+    leaves = {}           # id(leaf) -> [leaf, sum of the gradients that reached it]
+    heap = []             # nodes with a pending gradient, latest-created first
     leaf_grads = {}       # id(leaf) -> [leaf, gradient]   (only when inputs is given)
-    roots = []
     for t, g in zip(outputs, grad_outputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward: outputs must be Tensors, got {type(t).__name__}")
@@ -67,84 +75,73 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             raise RuntimeError("backward: the output does not require grad; no input of the computation "
                                "required grad, or it ran under tg.no_grad()")
         g = _root_grad(t, g, create_graph)
-        if t.grad_fn is None:                       # the output is itself a leaf
-            _deliver_leaf(t, g, inputs, leaf_grads, create_graph)
-            continue
         node = t.grad_fn
-        pending[node] = pending[node] + g if node in pending else g
-        roots.append(node)
+        if node is None:                             # the output is itself a leaf
+            _deliver_leaf(t, g, inputs, leaf_grads, create_graph)
+        elif node in pending:
+            pending[node] = pending[node] + g
+        else:
+            pending[node] = g
+            heappush(heap, (node.seq, node))
 
     wanted = None
     captured = {}
     if inputs is not None:
-        wanted = {}
-        for x in inputs:
-            if x.grad_fn is not None:
-                wanted[x.grad_fn] = x
-
-    # 1. dependency counts over the reachable graph
-    deps = {}
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if node.inputs is None:
-            raise RuntimeError(f"backward through {node.name} a second time: its saved values were freed after "
-                               "the first backward. Pass retain_graph=True to the first backward (or tg.grad) "
-                               "if you need to backpropagate through the graph twice")
-        for p in node.parents:
-            deps[p] = deps.get(p, 0) + 1
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
+        wanted = {x.grad_fn: x for x in inputs if x.grad_fn is not None}
 
     anomaly = grad_mode.state.anomaly
     prev_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = bool(create_graph)
     try:
-        ready = [n for n in set(roots) if n not in deps]
-        while ready:
-            node = ready.pop()
-            g = pending.pop(node, None)
-            if g is not None:
-                if node.hooks:
-                    g = _run_hooks(node.hooks, g, create_graph)
-                if wanted is not None and node in wanted:
-                    captured[node] = g
-                if create_graph:
-                    if not node.differentiable_backward:
-                        raise RuntimeError(f"{node.name} does not support create_graph=True (double backward): "
-                                           "its backward is not written with differentiable ops")
-                    y = node.output_for(True) if node.saves_output else None
-                    grads = node.backward(g, y, *node.inputs)
-                else:
-                    y = node.out_data if node.saves_output else None
-                    grads = node.backward(g, y, *[x.data if isinstance(x, Tensor) else x for x in node.inputs])
-                if type(grads) is not tuple:
-                    grads = (grads,)
-                if anomaly:
-                    grad_mode.check_backward(node, grads)
-                prev = None
-                for x, gx, need in zip(node.inputs, grads, node.needs):
-                    if not need or gx is None:
-                        continue
-                    if gx is prev and not create_graph:      # one array sent to two inputs (a + b)
-                        gx = gx.copy()
-                    prev = gx
-                    fn = x.grad_fn
-                    if fn is None:
-                        _deliver_leaf(x, gx, inputs, leaf_grads, create_graph)
-                    elif fn in pending:
-                        pending[fn] = pending[fn] + gx
+        while heap:
+            node = heappop(heap)[1]
+            g = pending.pop(node)
+            datas = node.datas
+            if datas is None:
+                raise RuntimeError(f"backward through {node.name} a second time: its saved values were freed "
+                                   "after the first backward. Pass retain_graph=True to the first backward "
+                                   "(or tg.grad) if you need to backpropagate through the graph twice")
+            if node.hooks:
+                g = _run_hooks(node.hooks, g, create_graph)
+            if wanted is not None and node in wanted:
+                captured[node] = g
+            if create_graph:
+                if not node.differentiable_backward:
+                    raise RuntimeError(f"{node.name} does not support create_graph=True (double backward): "
+                                       "its backward is not written with differentiable ops")
+                y = node.output_for(True) if node.saves_output else None
+                grads = node.backward(g, y, *node.inputs)
+            else:
+                grads = node.backward(g, node.out_data if node.saves_output else None, *datas)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if anomaly:
+                grad_mode.check_backward(node, grads)
+            prev = None
+            for i, target in node.edges:
+                gx = grads[i]
+                if gx is None:
+                    continue
+                if gx is prev and not create_graph:      # one array sent to two places (a + b)
+                    gx = gx.copy()
+                prev = gx
+                if isinstance(target, Function):
+                    if target in pending:
+                        pending[target] = pending[target] + gx
                     else:
-                        pending[fn] = gx
-            for fn in node.parents:                          # once per consumer, gradient or not
-                d = deps[fn] - 1
-                deps[fn] = d
-                if d == 0:
-                    ready.append(fn)
+                        pending[target] = gx
+                        heappush(heap, (target.seq, target))
+                else:                                      # a leaf: sum every contribution first
+                    key = id(target)
+                    entry = leaves.get(key)
+                    if entry is None:
+                        leaves[key] = [target, gx]
+                    else:
+                        entry[1] = entry[1] + gx
             if not retain_graph:
                 node.release()
+        for leaf, g in leaves.values():                   # like PyTorch's AccumulateGrad: once, with the total
+            _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:
         grad_mode.state.enabled = prev_enabled
 

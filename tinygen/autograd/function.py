@@ -26,6 +26,7 @@ can skip work it would throw away.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 from .. import backend
@@ -37,8 +38,14 @@ _numpy = backend.numpy
 class Function:
     """Base class of graph nodes. One node per op call, one output per node."""
 
-    __slots__ = ("inputs", "needs", "parents", "xp", "out_data", "out_ref", "hooks",
-                 "site", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "__dict__", "__weakref__")
+
+    # Rarely set per node, so they live on the class until an instance needs its own value.
+    xp = _numpy                     # the array namespace of the inputs (set for device arrays)
+    out_data = None                 # the output array, kept when saves_output
+    out_ref = None                  # a weak reference to the output Tensor, when saves_output
+    hooks = None                    # tensor hooks registered on the output
+    site = None                     # where forward was called (anomaly mode only)
 
     saves_output = False            # backward needs the op's output y
     differentiable_backward = True  # backward works on Tensors (create_graph=True)
@@ -59,42 +66,55 @@ class Function:
         """Run the op on Tensors (or arrays/numbers, taken as constants) and record it.
 
         Returns a Tensor; records a node only when grad mode is on and an input requires grad.
+        The node keeps its inputs, their arrays, and its *edges*: for every input that needs a
+        gradient, where that gradient goes (the input's own node, or the input itself if a leaf).
         """
+        fn = _new(cls)
         datas = []
         needs = []
-        any_needs = False
-        device_arrays = None
+        edges = []
+        on_device = False
+        i = 0
         for x in inputs:
             if isinstance(x, Tensor):
                 d = x.data
-                datas.append(d)
-                r = x.requires_grad
-                needs.append(r)
-                any_needs = any_needs or r
-                if type(d) is not _numpy.ndarray:
-                    device_arrays = d
+                if x.requires_grad:
+                    needs.append(True)
+                    p = x.grad_fn
+                    edges.append((i, x if p is None else p))
+                else:
+                    needs.append(False)
+                if type(d) is not _ndarray:
+                    on_device = True
             else:
-                datas.append(x)
+                d = x
                 needs.append(False)
-                if x is not None and hasattr(x, "shape") and type(x) is not _numpy.ndarray \
-                        and not isinstance(x, _numpy.generic):
-                    device_arrays = x
-        fn = cls.__new__(cls)
-        fn.xp = _numpy if device_arrays is None else _check_devices(cls, inputs, datas)
+                if type(d) is not _ndarray and hasattr(d, "shape") and not isinstance(d, _generic):
+                    on_device = True
+            datas.append(d)
+            i += 1
+        if on_device:
+            fn.xp = _check_devices(cls, datas)
         out = fn.forward(*datas, **params) if params else fn.forward(*datas)
-        if grad_mode.anomaly_enabled():
+        if _state.anomaly:
             grad_mode.check_forward(fn, out)
-        if any_needs and grad_mode.state.enabled:
+        if edges and _state.enabled:
             fn.inputs = inputs
+            fn.datas = datas
             fn.needs = needs
-            fn.parents = tuple({x.grad_fn for x, n in zip(inputs, needs) if n and x.grad_fn is not None})
-            fn.hooks = None
-            t = Tensor._make(out, True, fn)
+            fn.edges = edges
+            fn.seq = -next(_sequence)        # later ops first: a valid reverse topological order
+            t = _make(out, True, fn)
             if cls.saves_output:
                 fn.out_data = out
-                fn.out_ref = weakref.ref(t)
+                fn.out_ref = _weakref(t)
             return t
-        return Tensor._make(out, False, None)
+        return _make(out, False, None)
+
+    @property
+    def parents(self):
+        """The nodes this node sends gradients to (leaves excluded)."""
+        return tuple({id(p): p for _, p in (self.edges or ()) if isinstance(p, Function)}.values())
 
     # --------------------------------------------------------------- helpers
     def output_for(self, mode_is_graph: bool):
@@ -110,13 +130,15 @@ class Function:
     def release(self):
         """Drop what backward needed (retain_graph=False): a second backward is then an error."""
         self.inputs = None
-        self.out_data = None
+        self.datas = None
+        if self.saves_output:
+            self.out_data = None
 
     def __repr__(self):
         return f"<{self.name}>"
 
 
-def _check_devices(cls, inputs, datas):
+def _check_devices(cls, datas):
     """All array inputs of one op must live on one device; return that device's namespace."""
     devices = []
     for d in datas:
@@ -131,3 +153,90 @@ def _check_devices(cls, inputs, datas):
 
 
 from ..tensor import Tensor  # noqa: E402  (Tensor needs Function too; import at the end)
+
+_make = Tensor._make
+_new = object.__new__
+_ndarray = _numpy.ndarray
+_generic = _numpy.generic
+_weakref = weakref.ref
+_state = grad_mode.state
+_sequence = itertools.count()
+_ONE_NEED = (True,)
+_PY_NUMBERS = (int, float, bool)
+
+
+def apply_unary(cls, x):
+    """``cls.apply(x)`` for the common case, without the generic loop: one host Tensor input."""
+    d = x.data
+    if type(d) is not _ndarray or _state.anomaly:
+        return cls.apply(x)
+    fn = _new(cls)
+    out = fn.forward(d)
+    if x.requires_grad and _state.enabled:
+        p = x.grad_fn
+        fn.inputs = (x,)
+        fn.datas = (d,)
+        fn.needs = _ONE_NEED
+        fn.edges = ((0, x if p is None else p),)
+        fn.seq = -next(_sequence)
+        t = _new(Tensor)
+        t.data = out
+        t._grad = None
+        t.requires_grad = True
+        t.grad_fn = fn
+        t._hooks = None
+        if cls.saves_output:
+            fn.out_data = out
+            fn.out_ref = _weakref(t)
+        return t
+    return _make(out, False, None)
+
+
+def apply_binary(cls, a, b):
+    """``cls.apply(a, b)`` fast path: host Tensors, or a host Tensor and a Python number."""
+    if isinstance(a, Tensor):
+        da, ra = a.data, a.requires_grad
+        ka = type(da) is _ndarray
+    else:
+        da, ra, ka = a, False, False
+        if type(a) not in _PY_NUMBERS:
+            return cls.apply(a, b)
+    if isinstance(b, Tensor):
+        db, rb = b.data, b.requires_grad
+        kb = type(db) is _ndarray
+    else:
+        db, rb, kb = b, False, False
+        if type(b) not in _PY_NUMBERS:
+            return cls.apply(a, b)
+    # both host arrays, or one host array and a number; anything else takes the general path
+    if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or _state.anomaly:
+        return cls.apply(a, b)
+    fn = _new(cls)
+    out = fn.forward(da, db)
+    if (ra or rb) and _state.enabled:
+        fn.inputs = (a, b)
+        fn.datas = (da, db)
+        fn.needs = (ra, rb)
+        if ra:
+            p = a.grad_fn
+            ea = (0, a if p is None else p)
+            if rb:
+                p = b.grad_fn
+                fn.edges = (ea, (1, b if p is None else p))
+            else:
+                fn.edges = (ea,)
+        else:
+            p = b.grad_fn
+            fn.edges = ((1, b if p is None else p),)
+        fn.seq = -next(_sequence)
+        t = _new(Tensor)
+        t.data = out
+        t._grad = None
+        t.requires_grad = True
+        t.grad_fn = fn
+        t._hooks = None
+        if cls.saves_output:
+            fn.out_data = out
+            fn.out_ref = _weakref(t)
+        return t
+    return _make(out, False, None)

@@ -1,0 +1,25 @@
+"""Inverted dropout: y = x · mask / (1 − p), mask ~ Bernoulli(1 − p) per element.
+
+Scaling the kept units by 1/(1 − p) at training time keeps E[y] = x, so evaluation is the
+identity. The mask comes from ``tinygen.random.generator(device)`` (seeded by
+``tg.manual_seed``) and is a constant of the node:  ∂L/∂x = g · mask / (1 − p).
+"""
+from __future__ import annotations
+
+from .. import backend, random
+from .function import Function
+
+
+class Dropout(Function):
+    """y = x · m,  m = [u ≥ p] / (1 − p),  u ~ U[0, 1).    ∂L/∂x = g · m."""
+
+    def forward(self, x, p=0.5):
+        u = random.uniform_array(x.shape, 0.0, 1.0, x.dtype, backend.device_of(x))
+        if p >= 1.0:
+            self.mask = self.xp.zeros_like(x)
+        else:
+            self.mask = (u >= p).astype(x.dtype) * (1.0 / (1.0 - p))
+        return x * self.mask
+
+    def backward(self, g, y, x):
+        return g * self.mask

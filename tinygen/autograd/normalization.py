@@ -1,0 +1,142 @@
+"""Normalisation: batch_norm and layer_norm, each ONE node with the analytic backward.
+
+With x̂ = (x − μ)/σ, σ = √(var + ε) (biased variance over the m elements of each group) and
+y = γ x̂ + β, the gradient is
+
+    ∂L/∂x = (γ/σ) · (g − mean(g) − x̂ · mean(g x̂))  =  (1/m)·(γ/σ)·(m·g − Σg − x̂·Σ(g x̂))
+    ∂L/∂γ = Σ g x̂,      ∂L/∂β = Σ g
+
+(means and sums over the group: the batch and spatial axes for batch norm, the trailing
+``normalized_shape`` axes for layer norm). On the fast path x̂ and 1/σ come from the forward;
+under create_graph they are recomputed from x with recorded ops, so the same formula is
+differentiable again (gradient penalties through normalised critics).
+
+Batch norm in training uses the batch statistics and updates the running statistics in place
+(no gradient), as PyTorch: running_mean ← (1 − m)·running_mean + m·μ, running_var ←
+(1 − m)·running_var + m·var·n/(n − 1) (the unbiased variance). In evaluation it normalises with
+the running statistics, an affine map of x.
+"""
+from __future__ import annotations
+
+from .dual import is_tensor, sqrt, sum_to
+from .function import Function
+
+
+def _mean(a, axes, m):
+    return a.sum(axis=axes, keepdims=True) * (1.0 / m)
+
+
+class _Normalize(Function):
+    """Shared backward of batch and layer norm: groups over ``self.axes`` of size ``self.m``,
+    affine parameters broadcast as ``self.pshape``."""
+
+    def _stats(self, x):
+        """x̂ and 1/σ: saved arrays on the fast path, recorded ops on Tensors under create_graph."""
+        if not is_tensor(x):
+            return self.xhat, self.inv_std
+        axes, m = self.axes, self.m
+        d = x - _mean(x, axes, m)
+        inv_std = 1 / sqrt(_mean(d * d, axes, m) + self.eps)
+        return d * inv_std, inv_std
+
+    def backward(self, g, y, x, w=None, b=None):
+        nx, nw, nb = (list(self.needs) + [False, False])[:3]
+        axes, m = self.axes, self.m
+        if self.use_batch_stats:
+            xhat, inv_std = self._stats(x)
+        else:  # fixed statistics: x̂ = (x − μ_run)/σ_run is affine in x
+            inv_std = self.inv_std
+            xhat = (x - self.mean) * inv_std if is_tensor(x) else self.xhat
+        gx = gw = gb = None
+        if nx:
+            scale = inv_std if w is None else w.reshape(self.pshape) * inv_std
+            if self.use_batch_stats:
+                gx = scale * (g - _mean(g, axes, m) - xhat * _mean(g * xhat, axes, m))
+            else:
+                gx = g * scale
+        if nw:
+            gw = sum_to(g * xhat, self.pshape).reshape(w.shape)
+        if nb:
+            gb = sum_to(g, self.pshape).reshape(b.shape)
+        return gx, gw, gb
+
+
+class BatchNorm(_Normalize):
+    """y = γ (x − μ)/√(var + ε) + β per channel (axis 1) of (N, C) or (N, C, ...) inputs.
+    Training: batch statistics (and an in-place running-statistics update); eval: running ones."""
+
+    def forward(self, x, w=None, b=None, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        if x.ndim < 2:
+            raise ValueError(f"batch_norm: input must be (N, C) or (N, C, ...), got shape {x.shape}")
+        c = x.shape[1]
+        for name, a in (("weight", w), ("bias", b), ("running_mean", running_mean), ("running_var", running_var)):
+            if a is not None and tuple(a.shape) != (c,):
+                raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input with {c} channels, "
+                                 f"got {tuple(a.shape)} (input {x.shape})")
+        xp = self.xp
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        self.pshape = (1, c) + (1,) * (x.ndim - 2)
+        self.m = x.size // c if c else 0
+        self.eps = eps
+        self.use_batch_stats = bool(training) or running_mean is None or running_var is None
+        if self.use_batch_stats:
+            if self.m <= 1:
+                raise ValueError(f"batch_norm: expected more than 1 value per channel when training "
+                                 f"(input {x.shape})")
+            mean = x.mean(axis=self.axes, keepdims=True)
+            d = x - mean
+            var = (d * d).mean(axis=self.axes, keepdims=True)
+            if training and running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(c).astype(running_mean.dtype, copy=False)
+            if training and running_var is not None:
+                unbiased = var.reshape(c) * (self.m / (self.m - 1))
+                running_var *= 1 - momentum
+                running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+        else:
+            mean = running_mean.reshape(self.pshape).astype(x.dtype, copy=False)
+            var = running_var.reshape(self.pshape).astype(x.dtype, copy=False)
+            d = x - mean
+        self.mean = mean
+        self.inv_std = 1 / xp.sqrt(var + eps)
+        self.xhat = d * self.inv_std
+        y = self.xhat
+        if w is not None:
+            y = y * w.reshape(self.pshape)
+        if b is not None:
+            y = y + b.reshape(self.pshape)
+        return y if (w is not None or b is not None) else y.copy()
+
+
+class LayerNorm(_Normalize):
+    """y = γ (x − μ)/√(var + ε) + β with μ, var over the trailing ``normalized_shape`` axes of each sample."""
+
+    def forward(self, x, w=None, b=None, normalized_shape=None, eps=1e-5):
+        shp = tuple(normalized_shape)
+        k = len(shp)
+        if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shp:
+            raise ValueError(f"layer_norm: normalized_shape {shp} must match the trailing dimensions of the "
+                             f"input {x.shape}")
+        for name, a in (("weight", w), ("bias", b)):
+            if a is not None and tuple(a.shape) != shp:
+                raise ValueError(f"layer_norm: {name} must have shape {shp}, got {tuple(a.shape)}")
+        xp = self.xp
+        self.axes = tuple(range(x.ndim - k, x.ndim))
+        self.pshape = shp
+        m = 1
+        for s in shp:
+            m *= s
+        self.m, self.eps = m, eps
+        self.use_batch_stats = True
+        mean = x.mean(axis=self.axes, keepdims=True)
+        d = x - mean
+        var = (d * d).mean(axis=self.axes, keepdims=True)
+        self.inv_std = 1 / xp.sqrt(var + eps)
+        self.xhat = d * self.inv_std
+        y = self.xhat
+        if w is not None:
+            y = y * w
+        if b is not None:
+            y = y + b
+        return y if (w is not None or b is not None) else y.copy()

@@ -1,0 +1,338 @@
+"""Fused activations: forward ``y = f(x)`` and backward ``dx = g · f'(x)``, one pass each.
+
+=============  ===========================================  ==========================================
+name           y = f(x)                                     dx = g · f'(x)
+=============  ===========================================  ==========================================
+relu           max(x, 0)                                    g · [x > 0]
+leaky_relu     x if x > 0 else s·x   (negative_slope s)     g if x > 0 else s·g
+elu            x if x > 0 else α (eˣ − 1)   (alpha α)        g if x > 0 else g · α eˣ
+gelu           x Φ(x),  Φ(x) = ½ erfc(−x/√2)                g (Φ(x) + x φ(x)),  φ(x) = e^(−x²/2)/√(2π)
+gelu (tanh)    ½ x (1 + tanh u),  u = √(2/π)(x + 0.044715 x³)   g (½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²)),  t = tanh u
+sigmoid        σ(x) = 1/(1 + e⁻ˣ)                           g · y (1 − y)
+tanh           tanh x                                       g · (1 − y²)
+softplus       x if βx > θ else log(1 + e^(βx))/β            g if βx > θ else g · σ(βx)   (beta β, threshold θ = 20)
+silu           x σ(x)                                       g · σ(x) (1 + x (1 − σ(x)))
+=============  ===========================================  ==========================================
+
+These match PyTorch's definitions (elu's and softplus's branches included; gelu's
+``approximate="none"|"tanh"``). ``act_backward`` uses ``y`` when it is given for sigmoid and
+tanh, and recomputes from ``x`` otherwise. The Numba kernels compute in float64 (with the
+branch-free math in :mod:`._math`, so the loops vectorise) and round once to the array dtype.
+"""
+from __future__ import annotations
+
+import math
+
+from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
+from ._math import erfc_ref, fexp, fexpm1, ferfc, fsigmoid, fsoftplus, ftanh
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+# name -> (code, {param: default}); aliases map to a canonical name
+_ACTS = {
+    "relu": (0, {}),
+    "leaky_relu": (1, {"negative_slope": 0.01}),
+    "elu": (2, {"alpha": 1.0}),
+    "gelu": (3, {"approximate": "none"}),
+    "sigmoid": (5, {}),
+    "tanh": (6, {}),
+    "softplus": (7, {"beta": 1.0, "threshold": 20.0}),
+    "silu": (8, {}),
+}
+_ALIASES = {"gelu_tanh": ("gelu", {"approximate": "tanh"}), "swish": ("silu", {}),
+            "leakyrelu": ("leaky_relu", {})}
+_PARAM_ALIASES = {"slope": "negative_slope"}
+ACTIVATIONS = tuple(_ACTS) + tuple(_ALIASES)
+
+
+def _resolve(name, params):
+    """-> (canonical name, code, p1, p2) with the parameters checked."""
+    key = str(name).lower()
+    extra = {}
+    if key in _ALIASES:
+        key, extra = _ALIASES[key]
+    if key not in _ACTS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    code, defaults = _ACTS[key]
+    given = {_PARAM_ALIASES.get(k, k): v for k, v in params.items()}
+    unknown = set(given) - set(defaults)
+    if unknown:
+        allowed = ", ".join(defaults) or "none"
+        raise TypeError(f"activation {key!r} got unexpected parameter(s) {sorted(unknown)}; "
+                        f"it takes: {allowed}")
+    vals = dict(defaults, **extra)
+    vals.update(given)
+    p1 = p2 = 0.0
+    if key == "leaky_relu":
+        p1 = float(vals["negative_slope"])
+    elif key == "elu":
+        p1 = float(vals["alpha"])
+    elif key == "gelu":
+        approx = vals["approximate"]
+        if approx not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approx!r}")
+        if approx == "tanh":
+            key, code = "gelu_tanh", 4
+    elif key == "softplus":
+        p1, p2 = float(vals["beta"]), float(vals["threshold"])
+        if p1 == 0:
+            raise ValueError("softplus: beta must be non-zero")
+    return key, code, p1, p2
+
+
+# ----------------------------------------------------------------------------- references
+
+def act_forward_ref(name, x, xp=None, **params):
+    """Reference forward with array-namespace ops (see the table in the module docstring)."""
+    key, code, p1, p2 = _resolve(name, params)
+    xp = xp or select_impl(x)[1]
+    dt = x.dtype
+    if key == "relu":
+        return xp.maximum(x, 0).astype(dt, copy=False)
+    if key == "leaky_relu":
+        return xp.where(x > 0, x, x * p1).astype(dt, copy=False)
+    if key == "elu":
+        return xp.where(x > 0, x, p1 * xp.expm1(xp.minimum(x, 0))).astype(dt, copy=False)
+    if key == "gelu":
+        return (x * (0.5 * erfc_ref(-x * _INV_SQRT_2, xp=xp))).astype(dt, copy=False)
+    if key == "gelu_tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+        return (0.5 * x * (1 + t)).astype(dt, copy=False)
+    if key == "sigmoid":
+        return _sigmoid_ref(xp, x)
+    if key == "tanh":
+        return xp.tanh(x)
+    if key == "softplus":
+        t = x * p1
+        sp = (xp.maximum(t, 0) + xp.log1p(xp.exp(-xp.abs(t)))) / p1
+        return xp.where(t > p2, x, sp).astype(dt, copy=False)
+    if key == "silu":
+        return (x * _sigmoid_ref(xp, x)).astype(dt, copy=False)
+    raise AssertionError(key)
+
+
+def act_backward_ref(name, x, y, g, xp=None, **params):
+    """Reference backward: ``dx = g · f'(x)`` (uses ``y`` for sigmoid/tanh when given)."""
+    key, code, p1, p2 = _resolve(name, params)
+    xp = xp or select_impl(x)[1]
+    dt = x.dtype
+    if key == "relu":
+        return xp.where(x > 0, g, 0).astype(dt, copy=False)
+    if key == "leaky_relu":
+        return xp.where(x > 0, g, g * p1).astype(dt, copy=False)
+    if key == "elu":
+        return xp.where(x > 0, g, g * (p1 * xp.exp(xp.minimum(x, 0)))).astype(dt, copy=False)
+    if key == "gelu":
+        cdf = 0.5 * erfc_ref(-x * _INV_SQRT_2, xp=xp)
+        pdf = xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return (g * (cdf + x * pdf)).astype(dt, copy=False)
+    if key == "gelu_tanh":
+        x2 = x * x
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x2 * x))
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x2)
+        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)).astype(dt, copy=False)
+    if key == "sigmoid":
+        s = y if y is not None else _sigmoid_ref(xp, x)
+        return (g * (s * (1 - s))).astype(dt, copy=False)
+    if key == "tanh":
+        t = y if y is not None else xp.tanh(x)
+        return (g * (1 - t * t)).astype(dt, copy=False)
+    if key == "softplus":
+        t = x * p1
+        return xp.where(t > p2, g, g * _sigmoid_ref(xp, t)).astype(dt, copy=False)
+    if key == "silu":
+        s = _sigmoid_ref(xp, x)
+        return (g * (s * (1 + x * (1 - s)))).astype(dt, copy=False)
+    raise AssertionError(key)
+
+
+def _sigmoid_ref(xp, x):
+    e = xp.exp(-xp.abs(x))
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r).astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- Numba kernels
+
+@kernel(parallel=True)
+def act_forward_kernel(code, x, p1, p2, y):
+    """y[i] = f_code(x[i]) for the activation numbered ``code`` (see _ACTS), in float64."""
+    n = x.size
+    if code == 0:
+        for i in prange(n):
+            v = x[i]
+            y[i] = v if v > 0 else 0
+    elif code == 1:
+        for i in prange(n):
+            v = x[i]
+            y[i] = v if v > 0 else v * p1
+    elif code == 2:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            y[i] = v if v > 0 else p1 * fexpm1(min(v, 0.0))
+    elif code == 3:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            y[i] = v * (0.5 * ferfc(-v * _INV_SQRT_2))
+    elif code == 4:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            t = ftanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v))
+            y[i] = 0.5 * v * (1.0 + t)
+    elif code == 5:
+        for i in prange(n):
+            y[i] = fsigmoid(1.0 * x[i])
+    elif code == 6:
+        for i in prange(n):
+            y[i] = ftanh(1.0 * x[i])
+    elif code == 7:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            t = v * p1
+            y[i] = v if t > p2 else fsoftplus(t) / p1
+    elif code == 8:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            y[i] = v * fsigmoid(v)
+
+
+@kernel(parallel=True)
+def act_backward_kernel(code, x, y, has_y, g, p1, p2, dx):
+    """dx[i] = g[i] · f_code'(x[i]) (y[i] used for sigmoid/tanh when has_y), in float64."""
+    n = x.size
+    if code == 0:
+        for i in prange(n):
+            dx[i] = g[i] if x[i] > 0 else 0
+    elif code == 1:
+        for i in prange(n):
+            dx[i] = g[i] if x[i] > 0 else g[i] * p1
+    elif code == 2:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            dx[i] = g[i] if v > 0 else g[i] * (p1 * fexp(min(v, 0.0)))
+    elif code == 3:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            cdf = 0.5 * ferfc(-v * _INV_SQRT_2)
+            pdf = fexp(-0.5 * v * v) * _INV_SQRT_2PI
+            dx[i] = g[i] * (cdf + v * pdf)
+    elif code == 4:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            v2 = v * v
+            t = ftanh(_SQRT_2_OVER_PI * (v + _GELU_C * v2 * v))
+            du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v2)
+            dx[i] = g[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+    elif code == 5:
+        if has_y:
+            for i in prange(n):
+                s = 1.0 * y[i]
+                dx[i] = g[i] * (s * (1.0 - s))
+        else:
+            for i in prange(n):
+                s = fsigmoid(1.0 * x[i])
+                dx[i] = g[i] * (s * (1.0 - s))
+    elif code == 6:
+        if has_y:
+            for i in prange(n):
+                t = 1.0 * y[i]
+                dx[i] = g[i] * (1.0 - t * t)
+        else:
+            for i in prange(n):
+                t = ftanh(1.0 * x[i])
+                dx[i] = g[i] * (1.0 - t * t)
+    elif code == 7:
+        for i in prange(n):
+            t = x[i] * p1
+            dx[i] = g[i] if t > p2 else g[i] * fsigmoid(t)
+    elif code == 8:
+        for i in prange(n):
+            v = 1.0 * x[i]
+            s = fsigmoid(v)
+            dx[i] = g[i] * (s * (1.0 + v * (1.0 - s)))
+
+
+# ----------------------------------------------------------------------------- CuPy kernels
+
+_CUPY_SIG = """
+__device__ double tg_sigmoid(double t) { double e = exp(-fabs(t)); double r = 1.0 / (1.0 + e); return t >= 0 ? r : e * r; }
+"""
+_CUPY_FWD = {
+    "relu": "y = v > 0 ? v : 0.0;",
+    "leaky_relu": "y = v > 0 ? v : v * p1;",
+    "elu": "y = v > 0 ? v : p1 * expm1(v);",
+    "gelu": f"y = v * 0.5 * erfc(-v * {_INV_SQRT_2!r});",
+    "gelu_tanh": f"y = 0.5 * v * (1.0 + tanh({_SQRT_2_OVER_PI!r} * (v + {_GELU_C!r} * v * v * v)));",
+    "sigmoid": "y = tg_sigmoid(v);",
+    "tanh": "y = tanh(v);",
+    "softplus": "double t = v * p1; y = t > p2 ? v : (fmax(t, 0.0) + log1p(exp(-fabs(t)))) / p1;",
+    "silu": "y = v * tg_sigmoid(v);",
+}
+_CUPY_BWD = {
+    "relu": "dx = v > 0 ? gg : 0.0;",
+    "leaky_relu": "dx = v > 0 ? gg : gg * p1;",
+    "elu": "dx = v > 0 ? gg : gg * p1 * exp(v);",
+    "gelu": (f"dx = gg * (0.5 * erfc(-v * {_INV_SQRT_2!r}) "
+             f"+ v * exp(-0.5 * v * v) * {_INV_SQRT_2PI!r});"),
+    "gelu_tanh": (f"double t = tanh({_SQRT_2_OVER_PI!r} * (v + {_GELU_C!r} * v * v * v)); "
+                  f"double du = {_SQRT_2_OVER_PI!r} * (1.0 + 3.0 * {_GELU_C!r} * v * v); "
+                  "dx = gg * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du);"),
+    "sigmoid": "double s = has_y ? (double)yy : tg_sigmoid(v); dx = gg * s * (1.0 - s);",
+    "tanh": "double t = has_y ? (double)yy : tanh(v); dx = gg * (1.0 - t * t);",
+    "softplus": "double t = v * p1; dx = t > p2 ? gg : gg * tg_sigmoid(t);",
+    "silu": "double s = tg_sigmoid(v); dx = gg * s * (1.0 + v * (1.0 - s));",
+}
+
+
+def _cupy_forward(xp, key):
+    return cupy_kernel(("act_fwd", key), lambda: xp.ElementwiseKernel(
+        "T x, float64 p1, float64 p2", "T y_out",
+        "double v = x; double y; " + _CUPY_FWD[key] + " y_out = (T)y;",
+        f"tinygen_act_fwd_{key}", preamble=_CUPY_SIG))
+
+
+def _cupy_backward(xp, key):
+    return cupy_kernel(("act_bwd", key), lambda: xp.ElementwiseKernel(
+        "T x, T yy, bool has_y, T g, float64 p1, float64 p2", "T dx_out",
+        "double v = x; double gg = g; double dx; " + _CUPY_BWD[key] + " dx_out = (T)dx;",
+        f"tinygen_act_bwd_{key}", preamble=_CUPY_SIG))
+
+
+# ----------------------------------------------------------------------------- dispatchers
+
+def act_forward(name, x, **params):
+    """``y = f(x)`` for the activation ``name`` (relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid,
+    tanh, softplus, silu); parameters as in PyTorch: ``negative_slope``, ``alpha``,
+    ``approximate``, ``beta``, ``threshold``. Returns a new array of x's shape and dtype."""
+    key, code, p1, p2 = _resolve(name, params)
+    impl, xp = select_impl(x)
+    if impl == "reference":
+        return act_forward_ref(name, x, xp=xp, **params)
+    x = xp.ascontiguousarray(x)
+    if impl == "cupy":
+        return _cupy_forward(xp, key)(x, p1, p2)
+    y = xp.empty_like(x)
+    act_forward_kernel(code, x.reshape(-1), p1, p2, y.reshape(-1))
+    return y
+
+
+def act_backward(name, x, y, g, **params):
+    """``dx = g · f'(x)`` for the activation ``name`` (``y = f(x)`` may be None)."""
+    key, code, p1, p2 = _resolve(name, params)
+    check_same_shape(f"act_backward({key})", "x", x, y=y, g=g)
+    impl, xp = select_impl(x, y, g)
+    if impl == "reference":
+        return act_backward_ref(name, x, y, g, xp=xp, **params)
+    x = xp.ascontiguousarray(x)
+    g = xp.ascontiguousarray(g, dtype=x.dtype)
+    has_y = y is not None
+    y = xp.ascontiguousarray(y, dtype=x.dtype) if has_y else x
+    if impl == "cupy":
+        return _cupy_backward(xp, key)(x, y, has_y, g, p1, p2)
+    dx = xp.empty_like(x)
+    act_backward_kernel(code, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), p1, p2,
+                        dx.reshape(-1))
+    return dx
