@@ -86,11 +86,7 @@ class Softplus(Module):
         self.threshold = threshold
 
     def forward(self, x):
-        f = F().softplus
-        try:
-            return f(x, beta=self.beta, threshold=self.threshold)
-        except TypeError:          # a softplus without the threshold argument
-            return f(x, beta=self.beta)
+        return F().softplus(x, beta=self.beta, threshold=self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -104,10 +100,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        fn = getattr(F(), "silu", None)
-        if fn is not None:
-            return fn(x)
-        return x * F().sigmoid(x)
+        return F().silu(x)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from . import init
-from ._util import F, empty_param, pair, single
+from ._util import F, empty_param, pair
 from .module import Module
 
 
@@ -20,6 +20,9 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
+        if int(groups) != 1 or pair(dilation, "dilation") != (1, 1):
+            raise NotImplementedError(f"{type(self).__name__}: groups={groups} and dilation={dilation} are not "
+                                      "supported (tinygen.functional convolutions take groups=1, dilation=1)")
         if padding_mode != "zeros":
             raise NotImplementedError(f"padding_mode={padding_mode!r}: only 'zeros' is supported")
         self.in_channels = int(in_channels)
@@ -68,14 +71,6 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def _extra_kwargs(self):
-        kw = {}
-        if self.dilation != (1, 1):
-            kw["dilation"] = single(self.dilation)
-        if self.groups != 1:
-            kw["groups"] = self.groups
-        return kw
-
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
@@ -100,8 +95,7 @@ class Conv2d(_ConvNd):
                          padding_mode, 0, device, dtype)
 
     def forward(self, x):
-        return F().conv2d(x, self.weight, self.bias, stride=single(self.stride),
-                          padding=single(self.padding), **self._extra_kwargs())
+        return F().conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -120,8 +114,5 @@ class ConvTranspose2d(_ConvNd):
                                  f"{self.stride} or dilation {self.dilation}")
 
     def forward(self, x):
-        kw = self._extra_kwargs()
-        if self.output_padding != (0, 0):
-            kw["output_padding"] = single(self.output_padding)
-        return F().conv_transpose2d(x, self.weight, self.bias, stride=single(self.stride),
-                                    padding=single(self.padding), **kw)
+        return F().conv_transpose2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                                    output_padding=self.output_padding)

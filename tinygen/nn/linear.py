@@ -43,12 +43,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        try:
-            linear = F().linear
-        except (ImportError, AttributeError):      # tinygen.functional not there yet
-            out = x @ self.weight.T
-            return out if self.bias is None else out + self.bias
-        return linear(x, self.weight, self.bias)
+        return F().linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

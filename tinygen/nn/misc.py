@@ -127,8 +127,7 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, x):
-        kw = {"padding": self.padding} if pair(self.padding) != (0, 0) else {}
-        return F().max_pool2d(x, self.kernel_size, self.stride, **kw)
+        return F().max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -141,6 +140,8 @@ class AvgPool2d(Module):
         super().__init__()
         if ceil_mode or divisor_override is not None:
             raise NotImplementedError("AvgPool2d: ceil_mode and divisor_override are not supported")
+        if not count_include_pad and pair(padding) != (0, 0):
+            raise NotImplementedError("AvgPool2d: count_include_pad=False with padding is not supported")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -149,12 +150,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, x):
-        kw = {}
-        if pair(self.padding) != (0, 0):
-            kw["padding"] = self.padding
-            if not self.count_include_pad:
-                kw["count_include_pad"] = False
-        return F().avg_pool2d(x, self.kernel_size, self.stride, **kw)
+        return F().avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -177,12 +173,16 @@ class Upsample(Module):
     def forward(self, x):
         if self.scale_factor is not None:
             sf = self.scale_factor
-            if isinstance(sf, (tuple, list)):
-                sf = single(tuple(int(s) for s in sf))
-            elif float(sf) == int(sf):
-                sf = int(sf)
-            return F().upsample_nearest(x, scale_factor=sf)
-        return F().upsample_nearest(x, size=self.size)
+            sf = tuple(sf) if isinstance(sf, (tuple, list)) else (sf, sf)
+        else:
+            size = pair(self.size, "size")
+            if x.ndim != 4 or size[0] % x.shape[2] or size[1] % x.shape[3]:
+                raise NotImplementedError(f"Upsample(size={self.size}): only integer multiples of the input's "
+                                          f"spatial size are supported (input shape {tuple(x.shape)})")
+            sf = (size[0] // x.shape[2], size[1] // x.shape[3])
+        if any(float(s) != int(s) for s in sf):
+            raise NotImplementedError(f"Upsample: only integer scale factors are supported, got {self.scale_factor}")
+        return F().upsample_nearest(x, scale_factor=single(tuple(int(s) for s in sf)))
 
     def extra_repr(self):
         if self.scale_factor is not None:
