@@ -18,9 +18,8 @@ def sigmoid_array(x):
     """σ(x) = 1 / (1 + e⁻ˣ) = exp(−softplus(−x)), evaluated without overflow for any finite x
     (``logaddexp(0, −x)`` is softplus(−x) by log-sum-exp)."""
     xp = backend.get_array_module(x)
-    t = xp.negative(x)
-    if t.dtype.kind != "f":
-        t = t.astype(xp.float32 if t.dtype.itemsize <= 4 else xp.float64)
+    t = xp.empty(x.shape, dtype=x.dtype if x.dtype.kind == "f" else xp.float64)
+    xp.negative(x, out=t)
     xp.logaddexp(0, t, out=t)
     xp.negative(t, out=t)
     xp.exp(t, out=t)

@@ -191,6 +191,8 @@ def _deliver_leaf(x, g, inputs, leaf_grads, create_graph):
     if isinstance(g, Tensor):                      # create_graph: .grad keeps its graph, like PyTorch
         gt = g
     else:
+        if type(g) is not _ndarray and isinstance(g, backend.numpy.generic):
+            g = backend.numpy.asarray(g)
         if g.dtype != x.data.dtype:
             g = g.astype(x.data.dtype)
         if g.shape != x.data.shape:

@@ -96,6 +96,8 @@ class Function:
         if on_device:
             fn.xp = _check_devices(cls, datas)
         out = fn.forward(*datas, **params) if params else fn.forward(*datas)
+        if type(out) is not _ndarray and isinstance(out, _generic):
+            out = _numpy.asarray(out)        # NumPy returns scalars for 0-d results; keep arrays
         if _state.anomaly:
             grad_mode.check_forward(fn, out)
         if edges and _state.enabled:
@@ -172,6 +174,8 @@ def apply_unary(cls, x):
         return cls.apply(x)
     fn = _new(cls)
     out = fn.forward(d)
+    if type(out) is not _ndarray:
+        out = _numpy.asarray(out)
     if x.requires_grad and _state.enabled:
         p = x.grad_fn
         fn.inputs = (x,)
@@ -213,6 +217,8 @@ def apply_binary(cls, a, b):
         return cls.apply(a, b)
     fn = _new(cls)
     out = fn.forward(da, db)
+    if type(out) is not _ndarray:
+        out = _numpy.asarray(out)
     if (ra or rb) and _state.enabled:
         fn.inputs = (a, b)
         fn.datas = (da, db)

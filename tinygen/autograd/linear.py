@@ -7,7 +7,7 @@ linear is ONE node, y = x Wᵀ + b, with
 
 embedding gathers rows, y = W[idx]; its gradient scatter-adds g into the rows of W. NumPy's
 ``np.add.at`` is slow, so the scatter sorts the indices and sums each run with one
-``add.reduceat``. Gather and scatter are each other's adjoint, which gives the double backward.
+``add.reduceat`` (or a Numba kernel). Gather and scatter are each other's adjoint, which gives the double backward.
 """
 from __future__ import annotations
 
@@ -73,18 +73,38 @@ def _check_indices(idx, num, op):
                              f"(indices of shape {idx.shape})")
 
 
+try:   # a Numba kernel for the scatter-add, through the kernels package's lazy-JIT machinery
+    from ..kernels._jit import kernel as _kernel, select_impl as _select_impl
+except ImportError:     # pragma: no cover - the kernels package is part of tinygen
+    _kernel = None
+
+if _kernel is not None:
+    @_kernel(parallel=False)
+    def embedding_scatter_kernel(idx, g, out):
+        """out[idx[k], :] += g[k, :] for k in order (serial: one streaming pass over g is
+        memory-bound, and threads splitting the columns were measured slower)."""
+        n, d = g.shape
+        for k in range(n):
+            r = idx[k]
+            for c in range(d):
+                out[r, c] += g[k, c]
+
+
 def scatter_rows(num_rows, idx, g):
     """zeros((num_rows, D)) with row g[k] added into row idx[k]; repeated indices accumulate.
 
-    ``idx`` is (n,) integer, ``g`` (n, D). On NumPy: a stable argsort of idx, then one
-    ``add.reduceat`` over the runs of equal indices (O(n log n), vectorised; np.add.at is
-    an order of magnitude slower). On CuPy: its atomic ``add.at``.
+    ``idx`` is (n,) integer, ``g`` (n, D). With Numba: one pass of a small kernel. NumPy
+    reference: a stable argsort of idx, then one ``add.reduceat`` over the runs of equal
+    indices (vectorised, O(n log n)). On CuPy: its atomic ``add.at``.
     """
     xp = backend.get_array_module(g)
     d = g.shape[1]
     out = xp.zeros((num_rows, d), dtype=g.dtype)
     n = idx.shape[0]
     if n == 0:
+        return out
+    if _kernel is not None and _select_impl(g)[0] == "numba":
+        embedding_scatter_kernel(numpy.ascontiguousarray(idx, dtype=numpy.int64), numpy.ascontiguousarray(g), out)
         return out
     if xp is numpy:
         order = numpy.argsort(idx, kind="stable")

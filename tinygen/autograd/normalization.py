@@ -3,7 +3,8 @@
 With x̂ = (x − μ)/σ, σ = √(var + ε) (biased variance over the m elements of each group) and
 y = γ x̂ + β, the gradient is
 
-    ∂L/∂x = (γ/σ) · (g − mean(g) − x̂ · mean(g x̂))  =  (1/m)·(γ/σ)·(m·g − Σg − x̂·Σ(g x̂))
+    ∂L/∂x = (1/σ) · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)),   ĝ = γ g = ∂L/∂x̂
+          = (1/m)·(γ/σ)·(m·g − Σg − x̂·Σ(g x̂))   for batch norm (γ constant within a group)
     ∂L/∂γ = Σ g x̂,      ∂L/∂β = Σ g
 
 (means and sums over the group: the batch and spatial axes for batch norm, the trailing
@@ -49,11 +50,11 @@ class _Normalize(Function):
             xhat = (x - self.mean) * inv_std if is_tensor(x) else self.xhat
         gx = gw = gb = None
         if nx:
-            scale = inv_std if w is None else w.reshape(self.pshape) * inv_std
+            gh = g if w is None else g * w.reshape(self.pshape)      # ∂L/∂x̂
             if self.use_batch_stats:
-                gx = scale * (g - _mean(g, axes, m) - xhat * _mean(g * xhat, axes, m))
+                gx = inv_std * (gh - _mean(gh, axes, m) - xhat * _mean(gh * xhat, axes, m))
             else:
-                gx = g * scale
+                gx = gh * inv_std
         if nw:
             gw = sum_to(g * xhat, self.pshape).reshape(w.shape)
         if nb:
