@@ -8,12 +8,19 @@ available for Hessian-vector products and gradient penalties. Piecewise choices 
 
 All forwards are evaluated without overflow for any finite input: softplus and log_sigmoid
 through max(t, 0) + log1p(e^{−|t|}), softmax/log_softmax through the log-sum-exp shift.
+
+The element-wise forwards, and their backwards on the fast path (arrays), run as the fused
+kernels of :mod:`tinygen.kernels` (``act_forward``/``act_backward``: one Numba pass on the CPU,
+a CuPy kernel on the GPU, the array reference elsewhere). Under create_graph the backward is
+the dual formula written here, so it is recorded and differentiable again.
 """
 from __future__ import annotations
 
 import math
 
 from .. import backend
+from ..kernels import act_backward, act_forward
+from ..kernels._math import erfc_ref
 from .dual import exp, is_tensor, sigmoid, tanh, where
 from .function import Function
 
@@ -27,31 +34,9 @@ def _raw(a):
     return a.data if is_tensor(a) else a
 
 
-def _fused(name):
-    """The fused kernel ``name`` of tinygen.kernels, or None while that package lacks it."""
-    try:
-        from .. import kernels
-    except Exception:          # the kernels package is optional here
-        return None
-    return getattr(kernels, name, None)
-
-
-def _erfc(x):
-    """erfc on arrays of any device, accurate to a few float64 ulps (NumPy has no erf)."""
-    try:
-        from ..kernels._math import erfc_ref
-    except ImportError:        # pragma: no cover - the kernels package ships erfc_ref
-        import numpy
-        xp = backend.get_array_module(x)
-        if xp is not numpy:
-            raise
-        return numpy.vectorize(math.erfc, otypes=[x.dtype])(x)
-    return erfc_ref(x)
-
-
 def normal_cdf_array(x):
-    """Φ(x) = ½ erfc(−x/√2): the standard normal CDF, accurate in both tails."""
-    return 0.5 * _erfc(-x * _SQRT_HALF)
+    """Φ(x) = ½ erfc(−x/√2): the standard normal CDF, accurate in both tails (any device)."""
+    return 0.5 * erfc_ref(-x * _SQRT_HALF)
 
 
 def _axis(axis, ndim, op):
@@ -66,9 +51,11 @@ class LeakyRelu(Function):
 
     def forward(self, x, negative_slope=0.01):
         self.slope = negative_slope
-        return self.xp.where(x > 0, x, x * negative_slope)
+        return act_forward("leaky_relu", x, negative_slope=negative_slope)
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("leaky_relu", x, None, g, negative_slope=self.slope)
         xd = _raw(x)
         xp = backend.get_array_module(xd)
         return g * xp.where(xd > 0, 1.0, self.slope).astype(xd.dtype, copy=False)
@@ -83,10 +70,11 @@ class Elu(Function):
 
     def forward(self, x, alpha=1.0):
         self.alpha = alpha
-        xp = self.xp
-        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        return act_forward("elu", x, alpha=alpha)
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("elu", x, None, g, alpha=self.alpha)
         pos = _raw(x) > 0
         return where(pos, g, g * (y + self.alpha))
 
@@ -110,16 +98,11 @@ class Gelu(Function):
     """Exact GELU, y = x·Φ(x).    ∂L/∂x = g · (Φ(x) + x·φ(x))."""
 
     def forward(self, x):
-        k = _fused("gelu_forward")
-        if k is not None:
-            return k(x)
-        return x * normal_cdf_array(x)
+        return act_forward("gelu", x)
 
     def backward(self, g, y, x):
         if not is_tensor(g):
-            k = _fused("gelu_backward")
-            if k is not None:
-                return k(g, x)
+            return act_backward("gelu", x, None, g)
         return g * (_normal_cdf(x) + x * (exp(x * x * -0.5) * _INV_SQRT_2PI))
 
 
@@ -128,10 +111,11 @@ class GeluTanh(Function):
     ∂L/∂x = g · (½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)),  t = tanh u."""
 
     def forward(self, x):
-        u = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
-        return 0.5 * x * (1 + self.xp.tanh(u))
+        return act_forward("gelu", x, approximate="tanh")
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("gelu", x, None, g, approximate="tanh")
         x2 = x * x
         t = tanh((x + x2 * x * _GELU_C) * _SQRT_2_OVER_PI)
         du = (x2 * (3 * _GELU_C) + 1) * _SQRT_2_OVER_PI
@@ -144,14 +128,11 @@ class Softplus(Function):
 
     def forward(self, x, beta=1.0, threshold=20.0):
         self.beta, self.threshold = beta, threshold
-        xp = self.xp
-        bx = x * beta if beta != 1 else x
-        sp = xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))
-        if beta != 1:
-            sp = sp / beta
-        return xp.where(bx > threshold, x, sp)
+        return act_forward("softplus", x, beta=beta, threshold=threshold)
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("softplus", x, None, g, beta=self.beta, threshold=self.threshold)
         xd = _raw(x)
         beta = self.beta
         lin = (xd * beta if beta != 1 else xd) > self.threshold
@@ -160,13 +141,16 @@ class Softplus(Function):
 
 
 class LogSigmoid(Function):
-    """y = log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^{−|x|}).    ∂L/∂x = g · σ(−x)."""
+    """y = log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^{−|x|}).    ∂L/∂x = g · σ(−x).
+
+    Through the fused softplus with no threshold (exact for every x)."""
 
     def forward(self, x):
-        xp = self.xp
-        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+        return -act_forward("softplus", -x, threshold=math.inf)
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("softplus", -x, None, g, threshold=math.inf)
         return g * sigmoid(-x)
 
 
@@ -174,10 +158,11 @@ class Silu(Function):
     """y = x·σ(x).    ∂L/∂x = g · σ(x)·(1 + x·(1 − σ(x)))."""
 
     def forward(self, x):
-        from .elementwise import sigmoid_array
-        return x * sigmoid_array(x)
+        return act_forward("silu", x)
 
     def backward(self, g, y, x):
+        if not is_tensor(g):
+            return act_backward("silu", x, None, g)
         s = sigmoid(x)
         return g * (s * (x * (1 - s) + 1))
 

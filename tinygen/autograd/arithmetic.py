@@ -5,6 +5,8 @@ the broadcast axes (``sum_to``), which is the adjoint of broadcasting.
 """
 from __future__ import annotations
 
+import math
+
 from .dual import log, sum_to, where
 from .function import Function
 
@@ -110,8 +112,11 @@ class Pow(Function):
         ga = sum_to(g * b * a ** (b - 1), a.shape) if na else None
         gb = None
         if nb:
-            ad = a.data if hasattr(a, "grad_fn") else a
-            pos = ad > 0
-            safe_a = where(pos, a, 1)
-            gb = sum_to(g * z * where(pos, log(safe_a), 0), b.shape)
+            if isinstance(a, (int, float)):              # a number base: ln a is a constant
+                gb = sum_to(g * z * (math.log(a) if a > 0 else 0.0), b.shape)
+            else:
+                ad = a.data if hasattr(a, "grad_fn") else a
+                pos = ad > 0
+                safe_a = where(pos, a, 1)
+                gb = sum_to(g * z * where(pos, log(safe_a), 0), b.shape)
         return ga, gb

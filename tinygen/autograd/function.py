@@ -94,7 +94,7 @@ class Function:
             datas.append(d)
             i += 1
         if on_device:
-            fn.xp = _check_devices(cls, datas)
+            fn.xp = _check_devices(cls, datas, inputs)
         out = fn.forward(*datas, **params) if params else fn.forward(*datas)
         if type(out) is not _ndarray and isinstance(out, _generic):
             out = _numpy.asarray(out)        # NumPy returns scalars for 0-d results; keep arrays
@@ -140,18 +140,33 @@ class Function:
         return f"<{self.name}>"
 
 
-def _check_devices(cls, datas):
-    """All array inputs of one op must live on one device; return that device's namespace."""
-    devices = []
-    for d in datas:
-        if d is not None and hasattr(d, "shape") and not isinstance(d, _numpy.generic):
-            devices.append(backend.device_of(d))
-    if len(set(devices)) > 1:
-        shapes = ", ".join(f"{getattr(d, 'shape', None)} on {dev}" for d, dev in
-                           zip([d for d in datas if hasattr(d, "shape")], devices))
-        raise ValueError(f"{cls.__name__}: inputs are on different devices ({shapes}); "
+def _check_devices(cls, datas, inputs):
+    """All Tensor inputs of one op must live on one device; return that device's namespace.
+
+    Constant host arrays (plain NumPy arrays given where a Tensor is expected) are copied to
+    the device explicitly; two Tensors on different devices are an error.
+    """
+    devices = {}
+    for x, d in zip(inputs, datas):
+        if isinstance(x, Tensor):
+            devices.setdefault(backend.device_of(d), tuple(d.shape))
+    if len(devices) > 1:
+        detail = ", ".join(f"{shape} on {dev}" for dev, shape in devices.items())
+        raise ValueError(f"{cls.__name__}: inputs are on different devices ({detail}); "
                          "move them to one device with .to('cpu') or .to('cuda') first")
-    return backend.xp_for(devices[0]) if devices else _numpy
+    device = next(iter(devices)) if devices else None
+    if device is None:                           # only constants: the first device array decides
+        for d in datas:
+            if hasattr(d, "shape") and not isinstance(d, _numpy.generic) and backend.device_of(d) != "cpu":
+                device = "cuda"
+                break
+        else:
+            return _numpy
+    if device != "cpu":
+        for i, (x, d) in enumerate(zip(inputs, datas)):
+            if not isinstance(x, Tensor) and type(d) is _ndarray:
+                datas[i] = backend.to_device(d, device)
+    return backend.xp_for(device)
 
 
 from ..tensor import Tensor  # noqa: E402  (Tensor needs Function too; import at the end)
