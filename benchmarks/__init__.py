@@ -1,0 +1,1 @@
+"""tinygen's benchmark suite: ``python -m benchmarks`` (or ``tinygen bench``)."""

@@ -1,0 +1,167 @@
+"""Run every workload and print one table: tinygen NumPy-only, tinygen with fused kernels,
+PyTorch (same thread count, when installed), and the ratios.
+
+    python -m benchmarks [--quick | --full] [--only SUBSTRING] [--threads 2] [--json FILE]
+
+Each figure is the median of repeated runs after warm-up; tinygen's and PyTorch's repeats are
+interleaved, so background load affects both alike. ``--full`` adds the scaling study (step time
+against batch size and width, as a PNG, against the machine's sgemm roofline) and the full
+training runs of the models (VAE on digits, GAN on ring8) when their scripts are present.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from benchmarks import machine  # noqa: E402
+from benchmarks.workloads import WORKLOADS  # noqa: E402
+
+
+def _time(step):
+    t0 = time.perf_counter()
+    step()
+    return time.perf_counter() - t0
+
+
+def _fused(flag):
+    from tinygen import kernels
+    return kernels.use_fused(flag)
+
+
+def measure(wl, repeats, warmup=2, with_torch=True):
+    """Median seconds per step for each library column of one workload."""
+    import tinygen.kernels as kernels
+    columns = {}
+    with _fused(False):
+        step_np = wl.tinygen()
+    with _fused(True):
+        kernels.warmup()
+        step_fused = wl.tinygen()
+    steps = {"numpy": (step_np, False), "fused": (step_fused, True)}
+    if with_torch and _torch_available():
+        steps["torch"] = (wl.torch(), None)
+    times = {k: [] for k in steps}
+    for i in range(warmup + repeats):
+        for k, (step, fused) in steps.items():
+            if fused is None:
+                t = _time(step)
+            else:
+                with _fused(fused):
+                    t = _time(step)
+            if i >= warmup:
+                times[k].append(t)
+    for k, ts in times.items():
+        columns[k] = statistics.median(ts)
+    return columns
+
+
+def _torch_available():
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _fmt(seconds, wl):
+    if seconds is None:
+        return "—"
+    if getattr(wl, "unit", None) == "us_per_op":
+        return f"{wl.scale(seconds):.2f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def run(quick=True, only=None, threads=2, repeats=None):
+    if threads:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
+    gflops = machine.sgemm_gflops()
+    rows = []
+    for name, cls in WORKLOADS.items():
+        if only and only.lower() not in name.lower():
+            continue
+        wl = cls()
+        reps = repeats or (7 if quick else 25)
+        cols = measure(wl, reps)
+        row = {"workload": name, **{f"{k}_s": v for k, v in cols.items()}}
+        if "torch" in cols:
+            row["ratio_fused_vs_torch"] = cols["fused"] / cols["torch"]
+            row["ratio_numpy_vs_torch"] = cols["numpy"] / cols["torch"]
+        if wl.flops:
+            row["sgemm_share_fused"] = wl.flops / cols["fused"] / 1e9 / gflops
+        if getattr(wl, "unit", None) == "us_per_op":
+            row["fused_us_per_op"] = wl.scale(cols["fused"])
+            if "torch" in cols:
+                row["torch_us_per_op"] = wl.scale(cols["torch"])
+        rows.append((wl, cols, row))
+    return gflops, rows
+
+
+def print_table(info, gflops, rows, file=sys.stdout):
+    print(f"tinygen benchmark — {datetime.date.today().isoformat()}", file=file)
+    print(f"machine: {info['cpu']}, {info['cores']} cores, BLAS {info['blas']}; sgemm {gflops:.1f} GFLOP/s", file=file)
+    print(f"versions: python {info['python']}, numpy {info['numpy']}, numba {info['numba']}, "
+          f"torch {info['torch']}, tinygen {info['tinygen']}", file=file)
+    head = f"{'workload':58s} {'numpy-only':>12s} {'fused':>12s} {'pytorch':>12s} {'fused/pt':>9s} {'np/pt':>7s} {'sgemm%':>7s}"
+    print(head, file=file)
+    print("-" * len(head), file=file)
+    for wl, cols, row in rows:
+        ratio = f"{row['ratio_fused_vs_torch']:.2f}" if "ratio_fused_vs_torch" in row else "—"
+        ratio_np = f"{row['ratio_numpy_vs_torch']:.2f}" if "ratio_numpy_vs_torch" in row else "—"
+        share = f"{100 * row['sgemm_share_fused']:.0f}%" if "sgemm_share_fused" in row else ""
+        print(f"{wl.name:58s} {_fmt(cols.get('numpy'), wl):>12s} {_fmt(cols.get('fused'), wl):>12s} "
+              f"{_fmt(cols.get('torch'), wl):>12s} {ratio:>9s} {ratio_np:>7s} {share:>7s}", file=file)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="fewer repeats (default)")
+    g.add_argument("--full", action="store_true", help="more repeats, scaling study and training runs")
+    p.add_argument("--only", help="run only workloads whose name contains this text")
+    p.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2, the machine's cores)")
+    p.add_argument("--repeats", type=int, help="override the number of timed repeats")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (for tracking over time)")
+    a = p.parse_args(argv)
+    info = machine.describe()
+    gflops, rows = run(quick=not a.full, only=a.only, threads=a.threads, repeats=a.repeats)
+    print_table(info, gflops, rows)
+    extra = {}
+    if a.full:
+        from benchmarks import scaling
+        extra["scaling"] = scaling.run(gflops)
+        extra["training"] = _training_runs()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": info,
+                       "sgemm_gflops": gflops, "results": [r for _, _, r in rows], **extra}, f, indent=2)
+        print(f"wrote {a.json}")
+
+
+def _training_runs():
+    """Full training runs (wall time and quality), from the per-model benchmark scripts."""
+    import importlib
+    out = {}
+    for mod in ("train_vae_digits", "train_gan_toys"):
+        try:
+            m = importlib.import_module(f"benchmarks.{mod}")
+        except ImportError:
+            continue
+        if hasattr(m, "run"):
+            print(f"\n== {mod} ==")
+            out[mod] = m.run()
+    return out
+
+
+if __name__ == "__main__":
+    main()
