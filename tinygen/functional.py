@@ -11,6 +11,7 @@ penalties) works through all of them.
 """
 from __future__ import annotations
 
+from . import backend as _backend
 from .autograd import activations as _act
 from .autograd import conv as _conv
 from .autograd import dropout as _drop
@@ -129,6 +130,8 @@ def embedding(input, weight, padding_idx=None):
         import numpy
         idx = numpy.asarray(idx)
     w = _t(weight, "weight")
+    if _backend.device_of(idx) != w.device:       # integer indices follow the table (explicit copy)
+        idx = _backend.to_device(idx, w.device)
     if padding_idx is not None:
         padding_idx = int(padding_idx)
         if padding_idx < 0:

@@ -5,6 +5,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import tinygen as tg
+from tinygen import backend
 
 
 def t64(a, requires_grad=True):
@@ -23,8 +24,17 @@ def leaves_unmodified(fn, *arrays):
     out = fn(*tensors)
     out.sum().backward()
     for b, t in zip(before, tensors):
-        np.testing.assert_array_equal(b, t.data)
+        np.testing.assert_array_equal(backend.to_numpy(b), t.numpy())
     return out
+
+
+def dev(a):
+    """``a`` as an array on the default device (tests run on "cuda" under TINYGEN_TEST_DEVICE)."""
+    return backend.to_device(np.asarray(a), tg.get_default_device())
+
+
+def host(a):
+    return backend.to_numpy(a)
 
 
 small_dim = st.integers(1, 4)

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinygen as tg
 import tinygen.functional as F
-from futil import leaves_unmodified, t64
+from futil import dev, host, leaves_unmodified, t64
 
 
 @st.composite
@@ -44,15 +44,15 @@ def test_batch_norm_values_running_stats_and_grads(case):
     x = r.standard_normal(shape) * 2 + 1
     w, b = r.standard_normal(c), r.standard_normal(c)
     rm, rv = r.standard_normal(c), r.uniform(0.5, 2, c)
-    rm_t, rv_t = tg.Tensor(rm.copy()), rv.copy()          # a Tensor buffer and a plain array
+    rm_t, rv_t = tg.Tensor(rm.copy()), dev(rv.copy())     # a Tensor buffer and a plain array
     y = F.batch_norm(t64(x), rm_t, rv_t, t64(w), t64(b), training=training, momentum=0.2, eps=1e-3)
     y_ref, rm_ref, rv_ref = _bn_ref(x, rm, rv, w, b, training, 0.2, 1e-3)
     np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(rm_t.numpy(), rm_ref, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(rv_t, rv_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(host(rv_t), rv_ref, rtol=1e-12, atol=1e-14)
 
     def fn(x, w, b):
-        return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training, eps=1e-3)
+        return F.batch_norm(x, dev(rm), dev(rv), w, b, training=training, eps=1e-3)
     assert tg.gradcheck(fn, [t64(x), t64(w), t64(b)])
     assert tg.gradcheck(lambda x: F.batch_norm(x, None, None, training=True), [t64(x)])
 
@@ -66,7 +66,7 @@ def test_batch_norm_gradgrad(case):
     x = r.standard_normal(shape)
     w, b = r.standard_normal(c), r.standard_normal(c)
     rm, rv = np.zeros(c), np.ones(c)
-    fn = lambda x, w, b: F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training) ** 2
+    fn = lambda x, w, b: F.batch_norm(x, dev(rm), dev(rv), w, b, training=training) ** 2
     assert tg.gradgradcheck(fn, [t64(x), t64(w), t64(b)])
 
 
@@ -94,6 +94,9 @@ def test_batch_norm_input_unmodified_and_errors():
         F.batch_norm(x, None, None, np.ones(3), training=True)
     with pytest.raises(ValueError, match="batch_norm: input must be"):
         F.batch_norm(np.zeros(3), None, None, training=True)
+    if tg.get_default_device() == "cpu" and tg.cuda_available():
+        with pytest.raises(ValueError, match="batch_norm: running_mean is on cpu"):
+            F.batch_norm(tg.Tensor(x, device="cuda"), np.zeros(2), None, training=True)
 
 
 def test_batch_norm_float32_running_stats():

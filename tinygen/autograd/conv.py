@@ -1,6 +1,8 @@
 """2-D convolution and transposed convolution (NCHW, PyTorch weight layouts).
 
-conv2d by im2col + one GEMM. With K = C_in·kH·kW and L = N·H_out·W_out,
+conv2d by im2col + one GEMM (im2col/col2im are the kernels package's: a Numba kernel on the
+CPU, a CuPy kernel on the GPU, the array reference elsewhere). With K = C_in·kH·kW and
+L = N·H_out·W_out,
 
     cols = im2col(x)                  (K, L)     column (n, ho, wo) holds the patch under it
     y    = W₂ cols                    (C_out, L) W₂ = w.reshape(C_out, K), then to NCHW
@@ -25,6 +27,7 @@ convolutions. weight_grad(x, g) is bilinear; its adjoints are
 from __future__ import annotations
 
 from .. import backend
+from ..kernels import col2im, im2col
 from .dual import is_tensor
 from .function import Function
 
@@ -51,46 +54,6 @@ def conv_out_size(size, k, s, p):
     return (size + 2 * p - k) // s + 1
 
 
-# --------------------------------------------------------------------------- kernels
-def _kernels():
-    try:
-        from .. import kernels
-    except Exception:
-        return None
-    if hasattr(kernels, "im2col") and hasattr(kernels, "col2im"):
-        return kernels
-    return None
-
-
-def im2col(x, kh, kw, sh, sw, ph, pw):
-    """x (N, C, H, W) → cols (C·kh·kw, N·Ho·Wo), rows ordered (c, i, j), columns (n, ho, wo)."""
-    n, c, h, w = x.shape
-    ho, wo = conv_out_size(h, kh, sh, ph), conv_out_size(w, kw, sw, pw)
-    xp = backend.get_array_module(x)
-    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
-    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            patch = xpad[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
-            cols[:, i, j] = patch.transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * ho * wo)
-
-
-def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
-    """The adjoint of im2col: cols (C·kh·kw, N·Ho·Wo) summed back into an (N, C, H, W) array."""
-    n, c, h, w = x_shape
-    ho, wo = conv_out_size(h, kh, sh, ph), conv_out_size(w, kw, sw, pw)
-    xp = backend.get_array_module(cols)
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    c6 = cols.reshape(c, kh, kw, n, ho, wo)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += c6[:, i, j].transpose(1, 0, 2, 3)
-    if ph or pw:
-        out = out[:, :, ph:ph + h, pw:pw + w]
-    return out
-
-
 def _to_cl(a):
     """(N, C, H, W) → (C, N·H·W) contiguous."""
     n, c, h, w = a.shape
@@ -110,7 +73,7 @@ def conv2d_array(x, w, b, stride, padding):
     n, _, h, wd = x.shape
     c_out, _, kh, kw = w.shape
     ho, wo = conv_out_size(h, kh, sh, ph), conv_out_size(wd, kw, sw, pw)
-    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    cols = im2col(x, kh, kw, (sh, sw), (ph, pw))
     y2 = w.reshape(c_out, -1) @ cols
     if b is not None:
         y2 += b.reshape(c_out, 1)
@@ -122,7 +85,7 @@ def conv_transpose2d_array(x, w, b, stride, padding, out_hw):
     n, c_in, h, wd = x.shape
     _, c_out, kh, kw = w.shape
     cols = w.reshape(c_in, -1).T @ _to_cl(x)
-    y = col2im(cols, (n, c_out) + tuple(out_hw), kh, kw, sh, sw, ph, pw)
+    y = col2im(cols, (n, c_out) + tuple(out_hw), kh, kw, (sh, sw), (ph, pw))
     if b is not None:
         y += b.reshape(1, c_out, 1, 1)
     return y
@@ -130,7 +93,7 @@ def conv_transpose2d_array(x, w, b, stride, padding, out_hw):
 
 def conv2d_weight_grad_array(x, g, kernel_size, stride, padding):
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    cols = im2col(x, kh, kw, (sh, sw), (ph, pw))
     gw = _to_cl(g) @ cols.T
     return gw.reshape(g.shape[1], x.shape[1], kh, kw)
 

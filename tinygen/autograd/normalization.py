@@ -19,6 +19,7 @@ the running statistics, an affine map of x.
 """
 from __future__ import annotations
 
+from .. import backend
 from .dual import is_tensor, sqrt, sum_to
 from .function import Function
 
@@ -75,6 +76,10 @@ class BatchNorm(_Normalize):
             if a is not None and tuple(a.shape) != (c,):
                 raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input with {c} channels, "
                                  f"got {tuple(a.shape)} (input {x.shape})")
+        for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+            if a is not None and backend.device_of(a) != backend.device_of(x):
+                raise ValueError(f"batch_norm: {name} is on {backend.device_of(a)} but the input is on "
+                                 f"{backend.device_of(x)}; move the running statistics with the module")
         xp = self.xp
         self.axes = (0,) + tuple(range(2, x.ndim))
         self.pshape = (1, c) + (1,) * (x.ndim - 2)
