@@ -31,13 +31,14 @@ import numbers
 import numpy as np
 
 from . import backend
+from .autograd import grad_mode
 from .autograd.dual import exp, is_tensor, sigmoid, where, xp_of
 from .autograd.function import Function
 from .tensor import Tensor
 
 __all__ = ["mse", "bce", "bce_with_logits", "cross_entropy", "gaussian_nll", "kl_normal",
            "kl_normal_normal", "gan_d_loss", "gan_g_loss", "wgan_d_loss", "wgan_g_loss",
-           "gradient_penalty", "hinge_d_loss", "hinge_g_loss"]
+           "gradient_penalty", "hinge_d_loss", "hinge_g_loss", "use_fused"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 _REDUCTIONS = ("mean", "sum", "none")
@@ -165,35 +166,52 @@ def _expm1_minus_x(v):
 
 # ============================================================================ fused kernels
 
+_kernel_module = []
+
+
 def _kernels():
-    """The kernel entry points, or None when tinygen.kernels is unavailable."""
-    try:
-        from . import kernels
-    except Exception:  # pragma: no cover - kernels package missing or broken
-        return None
-    needed = ("bce_logits_forward", "bce_logits_backward", "mse_forward", "mse_backward")
-    if not all(hasattr(kernels, n) for n in needed):
-        return None
-    return kernels
+    """The tinygen.kernels module (imported once), or None when it is unavailable."""
+    if not _kernel_module:
+        try:
+            from . import kernels
+            ok = all(hasattr(kernels, n) for n in ("bce_logits_forward", "bce_logits_backward",
+                                                    "mse_forward", "mse_backward"))
+        except ImportError:  # pragma: no cover - a broken install
+            kernels, ok = None, False
+        _kernel_module.append(kernels if ok else None)
+    return _kernel_module[0]
 
 
-_fused_enabled = {"on": True}
+_fused_state = {"on": True}
 
 
-def set_fused(enabled: bool):
-    """Use (True, the default) or bypass (False) the fused single-node BCE-with-logits/MSE.
+class use_fused:
+    """Run BCE-with-logits and MSE as one fused node (True, the default) or as plain Tensor ops.
 
-    With False they are built from ordinary Tensor ops, the reference form the tests compare
-    against. (``tinygen.kernels.use_fused(False)`` instead keeps the single node but makes the
-    kernels run their NumPy references.)  Returns the previous setting.
+    A function call switches for the rest of the process; as a context manager it restores the
+    previous setting on exit::
+
+        with tinygen.losses.use_fused(False):    # the composite reference form
+            loss = L.bce_with_logits(x, z)
+
+    (``tinygen.kernels.use_fused(False)`` is different: the single fused node stays, but the
+    kernels run their NumPy references instead of Numba/CuPy.)
     """
-    prev = _fused_enabled["on"]
-    _fused_enabled["on"] = bool(enabled)
-    return prev
+
+    def __init__(self, enabled: bool = True):
+        self._previous = _fused_state["on"]
+        _fused_state["on"] = bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _fused_state["on"] = self._previous
+        return False
 
 
-def _fusable(reduction, *tensors):
-    if not _fused_enabled["on"] or reduction == "none":
+def _fusable(*tensors):
+    if not _fused_state["on"]:
         return False
     dt = tensors[0].dtype
     if dt not in (np.float32, np.float64) or any(t.dtype != dt for t in tensors):
@@ -201,49 +219,65 @@ def _fusable(reduction, *tensors):
     return _kernels() is not None
 
 
-def _contig(a):
-    return a if a.flags.c_contiguous else backend.get_array_module(a).ascontiguousarray(a)
+def _scale(reduction, n):
+    return 1.0 / n if reduction == "mean" else 1.0
+
+
+# Below this many elements the fused node calls the kernels' NumPy references instead of the
+# parallel Numba kernels: a parallel launch costs more than the whole loss on small arrays
+# (measured: benchmarks/losses_bench.py). CuPy arrays always go through the dispatcher.
+FUSED_MIN_SIZE = 1 << 15
+
+
+def _small_or_fused(x, name):
+    """The kernel entry point ``name`` for this array: the dispatcher, or for a small host array
+    its NumPy reference (``<name>_ref``: the same formula, no parallel launch)."""
+    if type(x) is np.ndarray and x.size < FUSED_MIN_SIZE:
+        from .kernels import losses as kernel_losses
+        return getattr(kernel_losses, name + "_ref")
+    return getattr(_kernels(), name)
 
 
 class _BCEWithLogitsFused(Function):
-    """Reduced BCE-with-logits as one node.
+    """BCE-with-logits as one node (any reduction).
 
-    ℓᵢ = max(xᵢ, 0) − xᵢ·zᵢ + log1p(e^{−|xᵢ|});   L = s·Σᵢ ℓᵢ  with s = 1/n ("mean") or 1 ("sum").
-    ∂L/∂xᵢ = g·s·(σ(xᵢ) − zᵢ),   ∂L/∂zᵢ = −g·s·xᵢ.
-    Fast path: the kernels compute the sum and the gradient in one pass each. Under
-    create_graph the same formulas are built from Tensor ops (σ is differentiable), so second
-    derivatives are exact.
+    ℓᵢ = max(xᵢ, 0) − xᵢ·zᵢ + log1p(e^{−|xᵢ|});   L = s·Σᵢ ℓᵢ with s = 1/n ("mean"), 1 ("sum");
+    L = ℓ for "none".
+    ∂L/∂xᵢ = gᵢ·s·(σ(xᵢ) − zᵢ),   ∂L/∂zᵢ = −gᵢ·s·xᵢ     (g: the upstream gradient, a scalar
+    unless "none").
+    Fast path: ``kernels.bce_logits_forward``/``_backward`` (one pass each; Numba sums in float64).
+    Under create_graph the same formulas are built from Tensor ops (σ is differentiable), so
+    second derivatives are exact.
     """
 
-    def forward(self, x, z, scale=1.0):
-        self.scale = scale
-        k = _kernels()
-        return k.bce_logits_forward(_contig(x), _contig(z), scale)
+    def forward(self, x, z, reduction="mean"):
+        self.scale = _scale(reduction, x.size)
+        return _small_or_fused(x, "bce_logits_forward")(x, z, reduction)
 
     def backward(self, g, y, x, z):
         nx, nz = self.needs
         s = self.scale
+        gs = g * s if s != 1.0 else g
         if is_tensor(g):
-            gs = g * s
             gx = gs * (sigmoid(x) - z) if nx else None
             gz = -(gs * x) if nz else None
             return gx, gz
-        k = _kernels()
-        gx, gz = k.bce_logits_backward(_contig(x), _contig(z), g, s, nx, nz)
+        gx = _small_or_fused(x, "bce_logits_backward")(x, z, g, s) if nx else None
+        gz = -(x * gs) if nz else None
         return gx, gz
 
 
 class _MSEFused(Function):
-    """Reduced squared error as one node.
+    """Squared error as one node (any reduction).
 
-    ℓᵢ = (xᵢ − yᵢ)²;   L = s·Σᵢ ℓᵢ  with s = 1/n ("mean") or 1 ("sum").
-    ∂L/∂xᵢ = 2·g·s·(xᵢ − yᵢ),   ∂L/∂yᵢ = −∂L/∂xᵢ.
+    ℓᵢ = (xᵢ − yᵢ)²;   L = s·Σᵢ ℓᵢ with s = 1/n ("mean"), 1 ("sum");  L = ℓ for "none".
+    ∂L/∂xᵢ = 2·gᵢ·s·(xᵢ − yᵢ),   ∂L/∂yᵢ = −∂L/∂xᵢ.
+    Fast path: ``kernels.mse_forward``/``_backward``; under create_graph, Tensor ops.
     """
 
-    def forward(self, x, t, scale=1.0):
-        self.scale = scale
-        k = _kernels()
-        return k.mse_forward(_contig(x), _contig(t), scale)
+    def forward(self, x, t, reduction="mean"):
+        self.scale = _scale(reduction, x.size)
+        return _small_or_fused(x, "mse_forward")(x, t, reduction)
 
     def backward(self, g, y, x, t):
         nx, nt = self.needs
@@ -251,13 +285,8 @@ class _MSEFused(Function):
         if is_tensor(g):
             d = (x - t) * (g * (2 * s))
             return (d if nx else None), (-d if nt else None)
-        k = _kernels()
-        gx, gt = k.mse_backward(_contig(x), _contig(t), g, s, nx, nt)
-        return gx, gt
-
-
-def _scale(reduction, n):
-    return 1.0 / n if reduction == "mean" else 1.0
+        gx = _small_or_fused(x, "mse_backward")(x, t, g, s)
+        return (gx if nx else None), (-gx if nt else None)
 
 
 # ============================================================================ regression
@@ -275,8 +304,8 @@ def mse(pred, target, reduction="mean"):
     x = _input(pred, "mse", "pred")
     y = _like(target, x, "mse", "target")
     _same_shape("mse", x, "pred", y, "target")
-    if _fusable(reduction, x, y) and x.size > 0:
-        return _MSEFused.apply(x, y, scale=_scale(reduction, x.size))
+    if x.size > 0 and _fusable(x, y):
+        return _MSEFused.apply(x, y, reduction=reduction)
     d = x - y
     return _reduce(d * d, reduction)
 
@@ -331,7 +360,7 @@ class _BCE(Function):
             ok = (pd * (1 - pd)) >= _BCE_GRAD_EPS
             gp = g * (p - z) / where(ok, q, _BCE_GRAD_EPS)
         if nz:
-            gz = g * (_clamped_log(p, pd, False) - _clamped_log(p, pd, True))
+            gz = g * (_clamped_log(p, pd, True) - _clamped_log(p, pd, False))
         return gp, gz
 
 
@@ -386,8 +415,8 @@ def _bce_with_logits_plain(x, z, pos_weight=None):
 
 def _bce_with_logits(x, z, reduction, pos_weight=None):
     """No checks: used by the GAN losses with targets they built themselves."""
-    if pos_weight is None and x.size > 0 and _fusable(reduction, x, z):
-        return _BCEWithLogitsFused.apply(x, z, scale=_scale(reduction, x.size))
+    if pos_weight is None and x.size > 0 and _fusable(x, z):
+        return _BCEWithLogitsFused.apply(x, z, reduction=reduction)
     return _reduce(_bce_with_logits_plain(x, z, pos_weight), reduction)
 
 
@@ -666,10 +695,17 @@ def gradient_penalty(critic, real, fake, weight=1.0, reduction="mean"):
     eps = _random.uniform_array((n,) + (1,) * (x.ndim - 1), 0.0, 1.0, x.dtype, x.device)
     xhat_data = eps * x.data + (1 - eps) * xf.data
     xhat = Tensor._make(xhat_data.astype(x.dtype, copy=False), False, None).requires_grad_(True)
-    out = critic(xhat)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradient_penalty: critic must return a Tensor, got {type(out).__name__}")
-    (g,) = _grad(out.sum(), xhat, create_graph=True, allow_unused=True)
+    build_graph = grad_mode.is_grad_enabled()
+    with grad_mode.enable_grad():      # ∇ needs the critic's graph even under tg.no_grad()
+        out = critic(xhat)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"gradient_penalty: critic must return a Tensor, got {type(out).__name__}")
+        if out.requires_grad:
+            (g,) = _grad(out.sum(), xhat, create_graph=build_graph, allow_unused=True)
+        else:
+            g = None
+    if g is not None and not build_graph:
+        g = g.detach()
     if g is None:      # the critic ignores its input: ∇ = 0 everywhere
         g = Tensor._make(backend.get_array_module(x.data).zeros(x.shape, dtype=x.dtype), False, None)
     g = g.reshape(n, -1)
