@@ -83,6 +83,7 @@ def sigmoid(x):
 
 
 def tanh(x):
+    """Hyperbolic tangent."""
     return _t(x).tanh()
 
 

@@ -68,7 +68,7 @@ def _from_cl(a2, n, h, w):
 
 
 # --------------------------------------------------------------------------- array versions
-def conv2d_array(x, w, b, stride, padding):
+def conv2d_array(x, w, b, stride, padding, return_cols=False):
     (sh, sw), (ph, pw) = stride, padding
     n, _, h, wd = x.shape
     c_out, _, kh, kw = w.shape
@@ -77,7 +77,8 @@ def conv2d_array(x, w, b, stride, padding):
     y2 = w.reshape(c_out, -1) @ cols
     if b is not None:
         y2 += b.reshape(c_out, 1)
-    return _from_cl(y2, n, ho, wo)
+    y = _from_cl(y2, n, ho, wo)
+    return (y, cols) if return_cols else y
 
 
 def conv_transpose2d_array(x, w, b, stride, padding, out_hw):
@@ -151,14 +152,27 @@ class Conv2d(Function):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         _check_conv("conv2d", x, w, b, stride, padding, transposed=False)
         self.stride, self.padding = stride, padding
-        return conv2d_array(x, w, b, stride, padding)
+        y, cols = conv2d_array(x, w, b, stride, padding, return_cols=True)
+        # the columns are kept for the weight gradient (one GEMM, no second im2col); they are
+        # freed with the node, or right away when nothing records it (no_grad, constants)
+        self.cols = cols
+        return y
 
     def backward(self, g, y, x, w, b=None):
         nx, nw, nb = (list(self.needs) + [False])[:3]
         gx = _conv_t_any(g, w, self.stride, self.padding, tuple(x.shape[2:])) if nx else None
-        gw = _wgrad_any(x, g, tuple(w.shape[2:]), self.stride, self.padding) if nw else None
+        gw = None
+        if nw:
+            if not is_tensor(g) and not is_tensor(x) and self.cols is not None:
+                gw = (_to_cl(g) @ self.cols.T).reshape(w.shape)
+            else:
+                gw = _wgrad_any(x, g, tuple(w.shape[2:]), self.stride, self.padding)
         gb = _bias_grad(g) if nb else None
         return gx, gw, gb
+
+    def release(self):
+        super().release()
+        self.cols = None
 
 
 class ConvTranspose2d(Function):
