@@ -58,9 +58,13 @@ def normal_array(shape, dtype=np.float32, device="cpu"):
 
 
 def uniform_array(shape, low=0.0, high=1.0, dtype=np.float32, device="cpu"):
+    """Uniform samples on [low, high); uses ``Generator.random``, which NumPy and CuPy both have."""
     g = generator(device)
-    out = g.uniform(low, high, size=shape)
-    return out.astype(dtype, copy=False)
+    out = g.random(shape) if hasattr(g, "random") else g.rand(*shape)
+    out = out.astype(dtype, copy=False)
+    if low != 0.0 or high != 1.0:
+        out = out * (high - low) + low
+    return out
 
 
 def integers_array(low, high, shape, device="cpu"):
