@@ -35,6 +35,7 @@ from ..backend import get_array_module
 prange = range            # replaced by numba.prange in compiled kernels
 
 _MIN_NUMBA = (0, 59)
+PARALLEL_MIN_SIZE = 32768  # parallel kernels on smaller arrays run on the calling thread alone
 _FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 # ----------------------------------------------------------------------------- the switch
@@ -187,6 +188,18 @@ class _Jitted:
         key = _sig_key(args)
         if key not in self._seen:
             self._compile(disp, key, args)
+        if self.parallel:
+            work = max([a.size for a in args if isinstance(a, numpy.ndarray)], default=0)
+            if work < PARALLEL_MIN_SIZE:
+                # waking the worker threads costs more than the work: run on this thread only
+                nb = _numba["module"]
+                previous = nb.get_num_threads()
+                if previous > 1:
+                    nb.set_num_threads(1)
+                    try:
+                        return disp(*args)
+                    finally:
+                        nb.set_num_threads(previous)
         return disp(*args)
 
     def _compile(self, disp, key, args):
@@ -267,21 +280,22 @@ def helper(fn):
 # ----------------------------------------------------------------------------- dispatch
 
 def select_impl(*arrays) -> tuple[str, object]:
-    """Which implementation an op on these arrays runs, and the array namespace.
+    """Which implementation an op on these arrays runs, and their array namespace.
 
-    Returns ``(impl, xp)`` with ``impl`` one of ``"numba"``, ``"cupy"``, ``"reference"``. Only
-    float32/float64 arrays take a fused path; other dtypes get the reference.
+    Returns ``(impl, xp)`` with ``impl`` one of ``"numba"``, ``"cupy"``, ``"reference"``. The
+    first array decides the dtype: only float32/float64 take a fused path (the others are cast
+    to its dtype by the ops); anything else gets the reference.
     """
     xp = get_array_module(*arrays)
-    dtypes_ok = all(getattr(a, "dtype", None) in _FLOAT_DTYPES for a in arrays if a is not None
-                    and hasattr(a, "dtype"))
+    first = arrays[0] if arrays else None
+    dtype_ok = getattr(first, "dtype", None) in _FLOAT_DTYPES
     if xp is numpy:
-        if dtypes_ok and fused_enabled() and _get_numba() is not None:
+        if dtype_ok and fused_enabled() and _get_numba() is not None:
             return "numba", xp
         return "reference", xp
     if getattr(xp, "IS_FAKE_CUDA", False):
         return "reference", xp
-    if dtypes_ok and fused_enabled() and getattr(xp, "__name__", "") == "cupy":
+    if dtype_ok and fused_enabled() and getattr(xp, "__name__", "") == "cupy":
         return "cupy", xp
     return "reference", xp
 

@@ -164,7 +164,11 @@ def _erfc_big(a):
     p2 = ((((R[0] * x + R[1]) * x + R[2]) * x + R[3]) * x + R[4]) * x + R[5]
     q2 = (((((x + S[0]) * x + S[1]) * x + S[2]) * x + S[3]) * x + S[4]) * x + S[5]
     r = p1 / q1 if x < 8.0 else p2 / q2
-    return fexp(-x * x) * r
+    # exp(−x²) as exp(−m²)·exp(−(2 m f + f²)) with m = x rounded to 1/128 (m² is exact), so the
+    # rounding of x² does not cost ~x² ulps (Cephes' expx2)
+    m = numpy.floor(x * 128.0 + 0.5) * 0.0078125
+    f = x - m
+    return fexp(-(m * m)) * fexp(-(2.0 * m * f + f * f)) * r
 
 
 @helper
@@ -204,7 +208,9 @@ def _erfc_big_ref(xp, a):
     r = xp.where(x < 8.0,
                  _polevl(xp, x, _ERFC_P) / _polevl(xp, x, _ERFC_Q, leading_one=True),
                  _polevl(xp, x, _ERFC_R) / _polevl(xp, x, _ERFC_S, leading_one=True))
-    return xp.exp(-x * x) * r
+    m = xp.floor(x * 128.0 + 0.5) * 0.0078125      # exp(−x²) without the rounding of x²
+    f = x - m
+    return xp.exp(-(m * m)) * xp.exp(-(2.0 * m * f + f * f)) * r
 
 
 def erf_ref(x, xp=None):

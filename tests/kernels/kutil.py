@@ -1,0 +1,57 @@
+"""Shared helpers for the kernel tests."""
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import tinygen.kernels as K
+
+DTYPES = (np.float32, np.float64)
+
+needs_numba = pytest.mark.skipif(not K.numba_available(), reason="numba is not installed")
+
+
+def tol(dtype, scale=1.0):
+    """(rtol, atol) for kernel-vs-reference comparisons: a few ulps of the dtype.
+
+    ``scale`` is the magnitude of the terms that cancel in the formula (e.g. max |x|): the
+    float32 references round every intermediate to float32, the kernels compute in float64.
+    """
+    if np.dtype(dtype) == np.float32:
+        return dict(rtol=2e-6, atol=5e-7 * scale)
+    return dict(rtol=1e-13, atol=1e-15 * scale)
+
+
+def both(fn, *args, **kwargs):
+    """Run ``fn`` with the fused kernels and with the references; assert which ran."""
+    with K.use_fused(True):
+        fused = fn(*args, **kwargs)
+    with K.use_fused(False):
+        ref = fn(*args, **kwargs)
+    return fused, ref
+
+
+@contextlib.contextmanager
+def numba_threads(n):
+    import numba
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def max_threads():
+    import numba
+    return numba.config.NUMBA_NUM_THREADS
+
+
+dtypes = st.sampled_from(DTYPES)
+edge_sizes = st.one_of(st.sampled_from([0, 1, 2, 3, 7, 8, 9, 17, 4095, 4096, 4097, 8193]),
+                       st.integers(0, 40000))
+
+
+def array(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)

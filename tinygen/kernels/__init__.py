@@ -1,0 +1,71 @@
+"""Fused CPU kernels (Numba) with NumPy/CuPy references, and the dispatcher that picks one.
+
+Every op has a plain array-namespace reference (``*_ref``, runs on NumPy, CuPy and the fake
+test device) and a Numba kernel beside it in the same file; CuPy arrays get an
+ElementwiseKernel/ReductionKernel version. :func:`select_impl` says which one runs::
+
+    numpy arrays, Numba importable, fused enabled  -> Numba kernel
+    cupy arrays, fused enabled                     -> CuPy kernel
+    fake CUDA device (xp.IS_FAKE_CUDA)             -> reference with that xp
+    otherwise                                      -> reference
+
+Switches: ``TINYGEN_KERNELS=numpy`` in the environment, or :func:`use_fused` (a function and a
+context manager) at run time; :func:`fused_enabled` reads the state. :func:`kernel_status`
+reports Numba's version (or why it is unavailable) and each kernel's compile state and time;
+:func:`warmup` compiles (or loads from Numba's on-disk cache) every kernel ahead of time.
+
+Ops (see each module for formulas and layouts):
+
+* :mod:`.conv`: ``im2col``, ``col2im`` (columns ``(C*kh*kw, N*OH*OW)``)
+* :mod:`.activations`: ``act_forward``, ``act_backward``
+* :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
+* :mod:`.losses`: ``bce_logits_forward``/``_backward``, ``mse_forward``/``_backward``
+"""
+from __future__ import annotations
+
+import time
+
+from ._jit import fused_enabled, kernel_status, numba_available, select_impl, use_fused
+from .activations import ACTIVATIONS, act_backward, act_forward
+from .conv import col2im, conv_geometry, im2col
+from .losses import bce_logits_backward, bce_logits_forward, mse_backward, mse_forward
+from .optim import adam_update, rmsprop_update, sgd_update
+
+__all__ = [
+    "fused_enabled", "use_fused", "kernel_status", "numba_available", "select_impl", "warmup",
+    "im2col", "col2im", "conv_geometry",
+    "act_forward", "act_backward", "ACTIVATIONS",
+    "sgd_update", "adam_update", "rmsprop_update",
+    "bce_logits_forward", "bce_logits_backward", "mse_forward", "mse_backward",
+]
+
+
+def warmup(dtypes=("float32", "float64")) -> dict:
+    """Compile (or load from cache) every Numba kernel for ``dtypes``; returns kernel_status().
+
+    Does nothing but report when Numba is unavailable or the fused kernels are disabled.
+    """
+    import numpy as np
+    t0 = time.perf_counter()
+    if numba_available() and fused_enabled():
+        for dt in dtypes:
+            dt = np.dtype(dt)
+            x = np.linspace(-2, 2, 16, dtype=dt).reshape(1, 1, 4, 4)
+            cols = im2col(x, 3, 3, 1, 1)
+            col2im(cols, x.shape, 3, 3, 1, 1)
+            v = x.reshape(-1)
+            act_forward("relu", v)
+            act_backward("relu", v, None, v)
+            act_backward("sigmoid", v, v, v)
+            sgd_update(v.copy(), v, v.copy(), 0.1, momentum=0.9)
+            adam_update(v.copy(), v, v.copy(), v.copy() ** 2, 0.1)
+            rmsprop_update(v.copy(), v, v.copy() ** 2, 0.1)
+            z = (v > 0).astype(dt)
+            for fwd, bwd in ((bce_logits_forward, bce_logits_backward), (mse_forward, mse_backward)):
+                fwd(v, z, "mean")
+                fwd(v, z, "none")
+                bwd(v, z, 1.0, 1.0)
+                bwd(v, z, v, 1.0)
+    status = kernel_status()
+    status["warmup_seconds"] = round(time.perf_counter() - t0, 3)
+    return status
