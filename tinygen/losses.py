@@ -93,17 +93,18 @@ def _broadcasts_to(loss, a, an, ref, refn):
 
 
 def _check_unit_interval(loss, t, arg):
-    """Values of ``t`` in [0, 1] (NaN is reported too)."""
+    """Values of ``t`` in [0, 1] (NaN is reported too: it fails both comparisons)."""
     d = t.data
     if d.size == 0:
         return
     xp = backend.get_array_module(d)
+    lo, hi = xp.min(d), xp.max(d)              # two streaming reductions, no temporaries
+    if bool(lo >= 0) and bool(hi <= 1):
+        return
     bad = ~((d >= 0) & (d <= 1))
-    if bool(xp.any(bad)):
-        first = backend.to_numpy(d[bad].reshape(-1)[:1])[0]
-        lo, hi = float(xp.nanmin(d)), float(xp.nanmax(d))
-        raise ValueError(f"{loss}: {arg} values must lie in [0, 1]; found {first!r} "
-                         f"(range [{lo:g}, {hi:g}], shape {tuple(d.shape)})")
+    first = backend.to_numpy(d[bad].reshape(-1)[:1])[0]
+    raise ValueError(f"{loss}: {arg} values must lie in [0, 1]; found {float(first)!r} "
+                     f"(range [{float(xp.nanmin(d)):g}, {float(xp.nanmax(d)):g}], shape {tuple(d.shape)})")
 
 
 def _reduce(loss, reduction):
@@ -226,7 +227,7 @@ def _scale(reduction, n):
 # Below this many elements the fused node calls the kernels' NumPy references instead of the
 # parallel Numba kernels: a parallel launch costs more than the whole loss on small arrays
 # (measured: benchmarks/losses_bench.py). CuPy arrays always go through the dispatcher.
-FUSED_MIN_SIZE = 1 << 15
+FUSED_MIN_SIZE = 1 << 14
 
 
 def _small_or_fused(x, name):
@@ -692,7 +693,8 @@ def gradient_penalty(critic, real, fake, weight=1.0, reduction="mean"):
     from . import random as _random
     from .autograd.engine import grad as _grad
     n = x.shape[0]
-    eps = _random.uniform_array((n,) + (1,) * (x.ndim - 1), 0.0, 1.0, x.dtype, x.device)
+    # ε ~ U[0, 1) per example; Generator.random exists on NumPy's and CuPy's generators alike
+    eps = _random.generator(x.device).random((n,) + (1,) * (x.ndim - 1)).astype(x.dtype, copy=False)
     xhat_data = eps * x.data + (1 - eps) * xf.data
     xhat = Tensor._make(xhat_data.astype(x.dtype, copy=False), False, None).requires_grad_(True)
     build_graph = grad_mode.is_grad_enabled()
