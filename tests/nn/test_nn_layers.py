@@ -128,7 +128,7 @@ def test_factory_keywords_dtype_and_device():
                   nn.ConvTranspose2d(1, 2, 3, dtype=tg.float64), nn.BatchNorm1d(2, dtype=tg.float64),
                   nn.LayerNorm(3, dtype=tg.float64), nn.Embedding(3, 2, dtype=tg.float64)):
         for t in list(layer.parameters()) + [b for b in layer.buffers() if b.dtype.kind == "f"]:
-            assert t.dtype == np.float64 and t.device == "cpu"
+            assert t.dtype == np.float64 and t.device == tg.get_default_device()
     assert nn.Linear(2, 3, device="cpu").weight.device == "cpu"
     with pytest.raises(TypeError, match="floating-point"):
         nn.Linear(2, 3, dtype=tg.int64)

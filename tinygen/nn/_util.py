@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import as_dtype, float32
+from ..tensor import Tensor, as_dtype, float32
 from .module import Parameter
 
 
@@ -19,7 +19,7 @@ def empty_param(shape, dtype=None, device=None, requires_grad=True):
         raise TypeError(f"parameters must have a floating-point dtype, got {dtype}")
     device = backend.normalize_device(device)
     arr = backend.xp_for(device).empty(tuple(int(s) for s in shape), dtype=dtype)
-    return Parameter(arr, requires_grad=requires_grad)
+    return Parameter(Tensor._make(arr, False, None), requires_grad=requires_grad)   # stays on `device`
 
 
 def pair(v, name="argument"):

@@ -32,7 +32,8 @@ class Parameter(Tensor):
     """A leaf Tensor that a Module registers as a learnable parameter.
 
     ``Parameter(data, requires_grad=True)``: ``data`` is a Tensor (its array is shared, not
-    copied, as in PyTorch), a NumPy/CuPy array (its dtype is kept), a list or a number.
+    copied, and it stays on its device, as in PyTorch), a NumPy/CuPy array (its dtype is kept;
+    a host array goes to the default device, as ``tg.tensor`` does), a list or a number.
     """
 
     __slots__ = ()
@@ -40,9 +41,11 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             data = backend.numpy.empty((0,), dtype="float32")
+        device = None
         if isinstance(data, Tensor):
-            data = data.data           # share the array; the new object is a fresh leaf
-        super().__init__(data, requires_grad=requires_grad)
+            data = data.data           # share the array (same device); the new object is a fresh leaf
+            device = backend.device_of(data)
+        super().__init__(data, requires_grad=requires_grad, device=device)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
