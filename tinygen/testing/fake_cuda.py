@@ -1240,9 +1240,9 @@ class _RandomState:
         if a is None:
             raise ValueError("a must be 1-dimensional or an integer")
         if isinstance(a, ndarray) and a.ndim == 0:
-            raise NotImplementedError
+            raise NotImplementedError("cupy.random.choice does not take a 0-d array")
         if size is None:
-            raise NotImplementedError  # as in CuPy: pass size explicitly
+            raise NotImplementedError("cupy.random.choice needs an explicit size (as in CuPy)")
         a = _rnd_param(a, "random.choice()")
         p = None if p is None else _rnd_param(p, "random.choice()")
         return self._out(self._rs.choice(a, size=size, replace=replace, p=p),
@@ -1256,8 +1256,8 @@ class _RandomState:
         self._rs.shuffle(a._a)
 
     def permutation(self, a):
-        if isinstance(a, int):
-            return _wrap_np(self._rs.permutation(a).astype(_np.int32))  # CuPy: int32
+        if isinstance(a, (int, _np.integer)):
+            return _wrap_np(self._rs.permutation(int(a)).astype(_np.int32))  # CuPy: int32
         if not isinstance(a, ndarray):
             if isinstance(a, _np.ndarray):
                 raise _mix_error(a, "random.permutation()")
