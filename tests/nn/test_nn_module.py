@@ -294,3 +294,8 @@ def test_module_list_and_dict():
             super().__init__()
             self.layers = ml
     assert "layers.0.weight" in Holder().state_dict()
+
+
+def test_nn_functional_is_tinygen_functional():
+    import tinygen.nn.functional as F
+    assert F is tg.functional and tg.nn.functional is tg.functional

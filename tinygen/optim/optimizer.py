@@ -19,6 +19,7 @@ the parameter's new dtype and device.
 from __future__ import annotations
 
 import warnings
+from collections import defaultdict
 
 from .. import backend
 from ..autograd import grad_mode
@@ -135,7 +136,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.param_groups = []
-        self.state = {}                   # Parameter -> dict (views into the flat state buffers)
+        self.state = defaultdict(dict)    # Parameter -> dict (views into the flat state buffers)
         self._buckets = {}                # group index -> ([ids of the group's params], [buckets])
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or "
@@ -314,7 +315,7 @@ class Optimizer:
                 continue
             have += 1
             st = self.state.get(p)
-            if st is None:
+            if not st:
                 st = self.state[p] = self._init_state(group)
             keys.append(self._advance(st, group))     # sees whether the state arrays existed before
             missing = [n for n in names if n not in st]
@@ -433,7 +434,7 @@ class Optimizer:
             for name, val in sg.items():
                 if name != "params":
                     g[name] = tuple(val) if isinstance(val, list) else val
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
         self._buckets = {}                        # re-pack on the next step, copying this state in
 
     # ------------------------------------------------------------------ printing
