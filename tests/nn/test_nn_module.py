@@ -299,3 +299,19 @@ def test_module_list_and_dict():
 def test_nn_functional_is_tinygen_functional():
     import tinygen.nn.functional as F
     assert F is tg.functional and tg.nn.functional is tg.functional
+
+
+def test_deepcopy_gives_independent_parameters():
+    import copy
+    net = Net()
+    net(tg.randn(4, 2)).sum().backward()
+    twin = copy.deepcopy(net)
+    assert isinstance(twin.head.weight, nn.Parameter) and twin.head.weight.requires_grad
+    np.testing.assert_array_equal(twin.head.weight.grad.numpy(), net.head.weight.grad.numpy())
+    with tg.no_grad():
+        net.head.weight.fill_(5.0)
+    assert not np.any(twin.head.weight.numpy() == 5.0)
+    lin = nn.Linear(2, 2)
+    tied = nn.Sequential(lin, lin)
+    twin = copy.deepcopy(tied)
+    assert twin[0].weight is twin[1].weight                  # sharing survives the copy

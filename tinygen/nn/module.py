@@ -50,6 +50,17 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo):
+        """A new Parameter with copied data (and gradient), as ``copy.deepcopy`` of a torch Parameter."""
+        import copy
+        if id(self) in memo:
+            return memo[id(self)]
+        out = Parameter(Tensor._make(self.data.copy(), False, None), self.requires_grad)
+        memo[id(self)] = out
+        if self._grad is not None:
+            out._grad = Tensor._make(self._grad.data.copy(), False, None)
+        return out
+
     def __reduce_ex__(self, protocol):   # pragma: no cover - pickling is not how tinygen saves
         return (Parameter, (self.data, self.requires_grad))
 
