@@ -17,11 +17,13 @@ Conventions
   broadcast *to* the prediction's shape, never beyond it.)
 * Everything is numerically stable for any finite input in float32 and float64: logs of
   sigmoids and softmaxes go through log-sum-exp forms, never through ``log(sigmoid(x))``.
-* BCE-with-logits and MSE (reductions "mean"/"sum") run as one fused graph node whose forward
-  and backward call :mod:`tinygen.kernels` (Numba on the CPU, CuPy kernels on the GPU, NumPy
-  references otherwise). Their backward is also written with the dual helpers, so
+* BCE-with-logits (without ``pos_weight``) and MSE run as one fused graph node whose forward
+  and backward call :mod:`tinygen.kernels` (Numba on the CPU, CuPy kernels on the GPU; host
+  arrays under ``FUSED_MIN_SIZE`` elements use the kernels' NumPy references, which beat a
+  parallel launch there). Their backward is also written with the dual helpers, so
   ``create_graph=True`` (gradient penalties, Hessian-vector products) differentiates through
   them exactly like the plain composite form, which the tests use as the oracle.
+  ``with tinygen.losses.use_fused(False):`` selects that composite form.
 """
 from __future__ import annotations
 
