@@ -110,6 +110,20 @@ def test_replacing_data_repacks_and_keeps_state():
     assert_same(a, b)
 
 
+def test_clearing_the_state_restarts_from_zero():
+    grads = grad_stream(3)
+    fresh, _ = trajectory(optim.Adam, dict(lr=1e-2), grads[1:])
+    params = make_params()
+    opt = optim.Adam(params, lr=1e-2)
+    trajectory(optim.Adam, {}, grads[:1], params, opt)
+    with tg.no_grad():
+        for p, p0 in zip(params, make_params()):
+            p.copy_(p0)
+    opt.state.clear()
+    again, _ = trajectory(optim.Adam, {}, grads[1:], params, opt)
+    assert_same(again, fresh)
+
+
 def test_module_to_float64_after_steps_converts_the_state():
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
     opt = optim.Adam(model.parameters(), lr=1e-2)

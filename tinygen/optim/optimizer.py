@@ -267,8 +267,14 @@ class Optimizer:
         return buckets
 
     def _state_views(self, b, j, names):
+        """Fresh (zeroed) state for parameter j: views into the bucket's flat state arrays."""
         p = b.params[j]
-        return {n: Tensor._make(b.seg(b.state_array(n), j).reshape(p.data.shape), False, None) for n in names}
+        out = {}
+        for n in names:
+            seg = b.seg(b.state_array(n), j)
+            seg[...] = 0                  # the segment may hold state dropped by opt.state.clear()
+            out[n] = Tensor._make(seg.reshape(p.data.shape), False, None)
+        return out
 
     # ------------------------------------------------------------------ the step
     def _state_names(self, group):                      # pragma: no cover - abstract
