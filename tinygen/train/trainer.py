@@ -517,15 +517,13 @@ class Trainer:
     def evaluate(self) -> Dict[str, Any]:
         """``recipe.evaluate`` on held-out data, under the evaluation seed (training RNG untouched)."""
         self.model.eval()
-        from ..autograd.grad_mode import no_grad
-        with _separate_rng(self.config["seed"] + EVAL_SEED_OFFSET), no_grad():
+        with _separate_rng(self.config["seed"] + EVAL_SEED_OFFSET):
             metrics = dict(self.recipe.evaluate(self.model, self.dataset, self.config))
         return _plain(metrics)
 
     def pictures(self) -> None:
         self.model.eval()
-        from ..autograd.grad_mode import no_grad
-        with _separate_rng(self.config["seed"] + EVAL_SEED_OFFSET + 1), no_grad():
+        with _separate_rng(self.config["seed"] + EVAL_SEED_OFFSET + 1):
             self.recipe.pictures(self.model, self.dataset, self.config, self.out_dir)
         if self.history:
             from .plots import save_loss_curves
@@ -550,9 +548,8 @@ class Trainer:
     def sample(self, n: int, labels=None, seed=None):
         """``n`` samples as a NumPy array in the data's own range and layout (see Recipe.sample)."""
         self.model.eval()
-        from ..autograd.grad_mode import no_grad
         seed = self.config["seed"] if seed is None else int(seed)
-        with _separate_rng(seed), no_grad():
+        with _separate_rng(seed):
             return self.recipe.sample(self.model, int(n), self.config, labels=labels, seed=seed)
 
 
