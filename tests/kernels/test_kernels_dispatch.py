@@ -97,8 +97,9 @@ v = np.linspace(-2, 2, 11)
 CALLS = [
     (conv, "im2col_kernel", lambda: K.im2col(x4, 3, 3, 1, 1)),
     (conv, "col2im_kernel", lambda: K.col2im(np.ones((18, 50)), x4.shape, 3, 3, 1, 1)),
-    (activations, "act_forward_kernel", lambda: K.act_forward("gelu", v)),
-    (activations, "act_backward_kernel", lambda: K.act_backward("gelu", v, None, v)),
+    (activations, "gelu_kernel", lambda: K.act_forward("gelu", v)),
+    (activations, "gelu_kernel", lambda: K.act_backward("gelu", v, None, v)),
+    (activations, "tanh_kernel", lambda: K.act_backward("tanh", v, v, v)),
     (optim, "sgd_kernel", lambda: K.sgd_update(v.copy(), v, v.copy(), 0.1, momentum=0.9)),
     (optim, "adam_kernel", lambda: K.adam_update(v.copy(), v, v * 0, v * 0, 0.1)),
     (optim, "rmsprop_kernel", lambda: K.rmsprop_update(v.copy(), v, v * 0, 0.1)),
@@ -125,18 +126,19 @@ def test_dispatcher_picks_reference_when_disabled(monkeypatch, module, name, cal
 
 @needs_numba
 def test_kernel_status_and_warmup():
-    status = K.warmup(dtypes=("float64",))
+    status = K.warmup()
     assert status["numba"]["available"] and status["numba"]["version"]
     assert status["numba"]["num_threads"] >= 1
     assert status["fused_enabled"] is True
     names = set(status["kernels"])
-    assert {"im2col_kernel", "col2im_kernel", "act_forward_kernel", "act_backward_kernel",
+    assert {"im2col_kernel", "col2im_kernel", "relu_kernel", "gelu_kernel", "silu_kernel",
             "sgd_kernel", "adam_kernel", "rmsprop_kernel", "bce_forward_kernel",
             "bce_backward_kernel", "mse_forward_kernel", "mse_backward_kernel"} <= names
     for name, k in status["kernels"].items():
         assert k["compiled"], name
         assert k["compile_seconds"] >= 0
-        assert any("float64" in sig for sig in k["signatures"]), name
+        want = "float32" if "_f32_" in name else "float64"
+        assert any(want in sig for sig in k["signatures"]), name
     assert status["warmup_seconds"] >= 0
 
 

@@ -54,9 +54,9 @@ def warmup(dtypes=("float32", "float64")) -> dict:
             cols = im2col(x, 3, 3, 1, 1)
             col2im(cols, x.shape, 3, 3, 1, 1)
             v = x.reshape(-1)
-            act_forward("relu", v)
-            act_backward("relu", v, None, v)
-            act_backward("sigmoid", v, v, v)
+            for name in ("relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "sigmoid", "tanh",
+                         "softplus", "silu"):
+                act_backward(name, v, act_forward(name, v), v)
             sgd_update(v.copy(), v, v.copy(), 0.1, momentum=0.9)
             adam_update(v.copy(), v, v.copy(), v.copy() ** 2, 0.1)
             rmsprop_update(v.copy(), v, v.copy() ** 2, 0.1)

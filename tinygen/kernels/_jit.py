@@ -140,10 +140,11 @@ def _sig_key(args):
 class _Jitted:
     """A Python function compiled by Numba on first use."""
 
-    def __init__(self, fn, *, parallel: bool, public: bool):
+    def __init__(self, fn, *, parallel: bool, public: bool, contract: bool = False):
         self.py_func = fn
         self.name = fn.__name__
         self.parallel = parallel
+        self.contract = contract
         self.public = public
         self._dispatcher = None
         self._seen = {}          # signature key -> (signature text, seconds, from_cache)
@@ -176,6 +177,8 @@ class _Jitted:
                     clone.__module__ = fn.__module__
                     clone.__doc__ = fn.__doc__
                     opts = {} if self.public else {"inline": "always"}
+                    if self.contract:
+                        opts["fastmath"] = {"contract"}
                     disp = nb.njit(cache=True, parallel=self.parallel, error_model="numpy",
                                    **opts)(clone)
                     if self.dep_files:
@@ -261,12 +264,16 @@ def _use_dependency_cache(disp, files):
         pass
 
 
-def kernel(parallel: bool = True):
-    """Decorator: a Numba kernel, compiled lazily (``cache=True``) and listed by kernel_status()."""
+def kernel(parallel: bool = True, contract: bool = False):
+    """Decorator: a Numba kernel, compiled lazily (``cache=True``) and listed by kernel_status().
+
+    ``contract=True`` lets LLVM fuse a*b + c into FMA instructions (Numba's fastmath flag
+    "contract" only: no reassociation, so results stay independent of the thread count).
+    """
     def wrap(fn):
         if fn.__name__ in _registry:
             raise ValueError(f"duplicate kernel name {fn.__name__!r}")
-        k = _Jitted(fn, parallel=parallel, public=True)
+        k = _Jitted(fn, parallel=parallel, public=True, contract=contract)
         _registry[fn.__name__] = k
         return k
     return wrap

@@ -31,16 +31,16 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_C = 0.044715
 
-# name -> (code, {param: default}); aliases map to a canonical name
+# name -> {param: default}; aliases map to a canonical name
 _ACTS = {
-    "relu": (0, {}),
-    "leaky_relu": (1, {"negative_slope": 0.01}),
-    "elu": (2, {"alpha": 1.0}),
-    "gelu": (3, {"approximate": "none"}),
-    "sigmoid": (5, {}),
-    "tanh": (6, {}),
-    "softplus": (7, {"beta": 1.0, "threshold": 20.0}),
-    "silu": (8, {}),
+    "relu": {},
+    "leaky_relu": {"negative_slope": 0.01},
+    "elu": {"alpha": 1.0},
+    "gelu": {"approximate": "none"},
+    "sigmoid": {},
+    "tanh": {},
+    "softplus": {"beta": 1.0, "threshold": 20.0},
+    "silu": {},
 }
 _ALIASES = {"gelu_tanh": ("gelu", {"approximate": "tanh"}), "swish": ("silu", {}),
             "leakyrelu": ("leaky_relu", {})}
@@ -49,14 +49,14 @@ ACTIVATIONS = tuple(_ACTS) + tuple(_ALIASES)
 
 
 def _resolve(name, params):
-    """-> (canonical name, code, p1, p2) with the parameters checked."""
+    """-> (canonical name, p1, p2) with the parameters checked ("gelu_tanh" for gelu's tanh form)."""
     key = str(name).lower()
     extra = {}
     if key in _ALIASES:
         key, extra = _ALIASES[key]
     if key not in _ACTS:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-    code, defaults = _ACTS[key]
+    defaults = _ACTS[key]
     given = {_PARAM_ALIASES.get(k, k): v for k, v in params.items()}
     unknown = set(given) - set(defaults)
     if unknown:
@@ -75,19 +75,19 @@ def _resolve(name, params):
         if approx not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approx!r}")
         if approx == "tanh":
-            key, code = "gelu_tanh", 4
+            key = "gelu_tanh"
     elif key == "softplus":
         p1, p2 = float(vals["beta"]), float(vals["threshold"])
         if p1 == 0:
             raise ValueError("softplus: beta must be non-zero")
-    return key, code, p1, p2
+    return key, p1, p2
 
 
 # ----------------------------------------------------------------------------- references
 
 def act_forward_ref(name, x, xp=None, **params):
     """Reference forward with array-namespace ops (see the table in the module docstring)."""
-    key, code, p1, p2 = _resolve(name, params)
+    key, p1, p2 = _resolve(name, params)
     xp = xp or select_impl(x)[1]
     dt = x.dtype
     if key == "relu":
@@ -116,7 +116,7 @@ def act_forward_ref(name, x, xp=None, **params):
 
 def act_backward_ref(name, x, y, g, xp=None, **params):
     """Reference backward: ``dx = g · f'(x)`` (uses ``y`` for sigmoid/tanh when given)."""
-    key, code, p1, p2 = _resolve(name, params)
+    key, p1, p2 = _resolve(name, params)
     xp = xp or select_impl(x)[1]
     dt = x.dtype
     if key == "relu":
@@ -157,110 +157,118 @@ def _sigmoid_ref(xp, x):
 
 # ----------------------------------------------------------------------------- Numba kernels
 
-# One prange over fixed chunks with the activation chosen inside: a single parallel region per
-# kernel compiles much faster than one per activation, and each inner loop still vectorises.
-CHUNK = 8192
+# One kernel per activation, forward and backward together: a model compiles only the
+# activations it uses. ``backward`` is uniform over the loop, so LLVM unswitches it and both
+# versions vectorise. Forward: out = f(x). Backward: out = g · f'(x) (y used when has_y).
+# All arithmetic is float64; unused array arguments are passed as x.
+
+@kernel(parallel=True, contract=True)
+def relu_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = max(x, 0) (NaN kept);  g · [x > 0]."""
+    for i in prange(x.size):
+        v = x[i]
+        if backward:
+            out[i] = g[i] if v > 0 else 0
+        else:
+            out[i] = 0 if v <= 0 else v
 
 
-@kernel(parallel=True)
-def act_forward_kernel(code, x, p1, p2, y):
-    """y[i] = f_code(x[i]) for the activation numbered ``code`` (see _ACTS), in float64."""
-    n = x.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        lo = c * CHUNK
-        m = min(CHUNK, n - lo)
-        xs = x[lo:lo + m]
-        ys = y[lo:lo + m]
-        if code == 0:
-            for i in range(m):
-                v = xs[i]
-                ys[i] = 0 if v <= 0 else v
-        elif code == 1:
-            for i in range(m):
-                v = xs[i]
-                ys[i] = v if v > 0 else v * p1
-        elif code == 2:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                ys[i] = v if v > 0 else p1 * fexpm1(min(v, 0.0))
-        elif code == 3:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                ys[i] = v * (0.5 * ferfc(-v * _INV_SQRT_2))
-        elif code == 4:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                t = ftanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v))
-                ys[i] = 0.5 * v * (1.0 + t)
-        elif code == 5:
-            for i in range(m):
-                ys[i] = fsigmoid(1.0 * xs[i])
-        elif code == 6:
-            for i in range(m):
-                ys[i] = ftanh(1.0 * xs[i])
-        elif code == 7:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                t = v * p1
-                ys[i] = v if t > p2 else fsoftplus(t) / p1
-        elif code == 8:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                ys[i] = v * fsigmoid(v)
+@kernel(parallel=True, contract=True)
+def leaky_relu_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = x if x > 0 else p1·x;  g if x > 0 else p1·g."""
+    for i in prange(x.size):
+        v = x[i]
+        if backward:
+            out[i] = g[i] if v > 0 else g[i] * p1
+        else:
+            out[i] = v if v > 0 else v * p1
 
 
-@kernel(parallel=True)
-def act_backward_kernel(code, x, y, has_y, g, p1, p2, dx):
-    """dx[i] = g[i] · f_code'(x[i]) (y[i] used for sigmoid/tanh when has_y), in float64."""
-    n = x.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        lo = c * CHUNK
-        m = min(CHUNK, n - lo)
-        xs = x[lo:lo + m]
-        gs = g[lo:lo + m]
-        ds = dx[lo:lo + m]
-        if code == 0:
-            for i in range(m):
-                ds[i] = gs[i] if xs[i] > 0 else 0
-        elif code == 1:
-            for i in range(m):
-                ds[i] = gs[i] if xs[i] > 0 else gs[i] * p1
-        elif code == 2:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                ds[i] = gs[i] if v > 0 else gs[i] * (p1 * fexp(min(v, 0.0)))
-        elif code == 3:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                cdf = 0.5 * ferfc(-v * _INV_SQRT_2)
-                pdf = fexp(-0.5 * v * v) * _INV_SQRT_2PI
-                ds[i] = gs[i] * (cdf + v * pdf)
-        elif code == 4:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                v2 = v * v
-                t = ftanh(_SQRT_2_OVER_PI * (v + _GELU_C * v2 * v))
-                du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v2)
-                ds[i] = gs[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
-        elif code == 5:
-            ys = y[lo:lo + m]
-            for i in range(m):
-                s = 1.0 * ys[i] if has_y else fsigmoid(1.0 * xs[i])
-                ds[i] = gs[i] * (s * (1.0 - s))
-        elif code == 6:
-            ys = y[lo:lo + m]
-            for i in range(m):
-                t = 1.0 * ys[i] if has_y else ftanh(1.0 * xs[i])
-                ds[i] = gs[i] * (1.0 - t * t)
-        elif code == 7:
-            for i in range(m):
-                t = xs[i] * p1
-                ds[i] = gs[i] if t > p2 else gs[i] * fsigmoid(t)
-        elif code == 8:
-            for i in range(m):
-                v = 1.0 * xs[i]
-                s = fsigmoid(v)
-                ds[i] = gs[i] * (s * (1.0 + v * (1.0 - s)))
+@kernel(parallel=True, contract=True)
+def elu_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = x if x > 0 else p1 (eˣ − 1);  g if x > 0 else g · p1 eˣ."""
+    for i in prange(x.size):
+        v = 1.0 * x[i]
+        if backward:
+            out[i] = g[i] if v > 0 else g[i] * (p1 * fexp(min(v, 0.0)))
+        else:
+            out[i] = v if v > 0 else p1 * fexpm1(min(v, 0.0))
+
+
+@kernel(parallel=True, contract=True)
+def gelu_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = x Φ(x), Φ(x) = ½ erfc(−x/√2);  g (Φ(x) + x φ(x))."""
+    for i in prange(x.size):
+        v = 1.0 * x[i]
+        cdf = 0.5 * ferfc(-v * _INV_SQRT_2)
+        if backward:
+            out[i] = g[i] * (cdf + v * (fexp(-0.5 * v * v) * _INV_SQRT_2PI))
+        else:
+            out[i] = v * cdf
+
+
+@kernel(parallel=True, contract=True)
+def gelu_tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """t = tanh(√(2/π)(x + 0.044715 x³)); f = ½ x (1 + t);  g (½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²))."""
+    for i in prange(x.size):
+        v = 1.0 * x[i]
+        v2 = v * v
+        t = ftanh(_SQRT_2_OVER_PI * (v + _GELU_C * v2 * v))
+        if backward:
+            du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v2)
+            out[i] = g[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+        else:
+            out[i] = 0.5 * v * (1.0 + t)
+
+
+@kernel(parallel=True, contract=True)
+def sigmoid_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = σ(x);  g · y (1 − y)."""
+    for i in prange(x.size):
+        if backward:
+            s = 1.0 * y[i] if has_y else fsigmoid(1.0 * x[i])
+            out[i] = g[i] * (s * (1.0 - s))
+        else:
+            out[i] = fsigmoid(1.0 * x[i])
+
+
+@kernel(parallel=True, contract=True)
+def tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = tanh x;  g · (1 − y²)."""
+    for i in prange(x.size):
+        if backward:
+            t = 1.0 * y[i] if has_y else ftanh(1.0 * x[i])
+            out[i] = g[i] * (1.0 - t * t)
+        else:
+            out[i] = ftanh(1.0 * x[i])
+
+
+@kernel(parallel=True, contract=True)
+def softplus_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """With β = p1, θ = p2: f = x if βx > θ else log(1 + e^(βx))/β;  g if βx > θ else g σ(βx)."""
+    for i in prange(x.size):
+        v = 1.0 * x[i]
+        t = v * p1
+        if backward:
+            out[i] = g[i] if t > p2 else g[i] * fsigmoid(t)
+        else:
+            out[i] = v if t > p2 else fsoftplus(t) / p1
+
+
+@kernel(parallel=True, contract=True)
+def silu_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """f = x σ(x);  g · σ(x) (1 + x (1 − σ(x)))."""
+    for i in prange(x.size):
+        v = 1.0 * x[i]
+        s = fsigmoid(v)
+        if backward:
+            out[i] = g[i] * (s * (1.0 + v * (1.0 - s)))
+        else:
+            out[i] = v * s
+
+
+def _numba_kernel(key):
+    return globals()[key + "_kernel"]
 
 
 # ----------------------------------------------------------------------------- CuPy kernels
@@ -315,7 +323,7 @@ def act_forward(name, x, **params):
     """``y = f(x)`` for the activation ``name`` (relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid,
     tanh, softplus, silu); parameters as in PyTorch: ``negative_slope``, ``alpha``,
     ``approximate``, ``beta``, ``threshold``. Returns a new array of x's shape and dtype."""
-    key, code, p1, p2 = _resolve(name, params)
+    key, p1, p2 = _resolve(name, params)
     impl, xp = select_impl(x)
     if impl == "reference":
         return act_forward_ref(name, x, xp=xp, **params)
@@ -323,13 +331,14 @@ def act_forward(name, x, **params):
     if impl == "cupy":
         return _cupy_forward(xp, key)(x, p1, p2)
     y = xp.empty_like(x)
-    act_forward_kernel(code, x.reshape(-1), p1, p2, y.reshape(-1))
+    xf = x.reshape(-1)
+    _numba_kernel(key)(False, xf, xf, False, xf, p1, p2, y.reshape(-1))
     return y
 
 
 def act_backward(name, x, y, g, **params):
     """``dx = g · f'(x)`` for the activation ``name`` (``y = f(x)`` may be None)."""
-    key, code, p1, p2 = _resolve(name, params)
+    key, p1, p2 = _resolve(name, params)
     check_same_shape(f"act_backward({key})", "x", x, y=y, g=g)
     impl, xp = select_impl(x, y, g)
     if impl == "reference":
@@ -341,6 +350,6 @@ def act_backward(name, x, y, g, **params):
     if impl == "cupy":
         return _cupy_backward(xp, key)(x, y, has_y, g, p1, p2)
     dx = xp.empty_like(x)
-    act_backward_kernel(code, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), p1, p2,
-                        dx.reshape(-1))
+    _numba_kernel(key)(True, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), p1, p2,
+                       dx.reshape(-1))
     return dx
