@@ -125,7 +125,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 if gx is prev and not create_graph:      # one array sent to two places (a + b)
                     gx = gx.copy()
                 prev = gx
-                if isinstance(target, Function):
+                if type(target) is not Tensor and isinstance(target, Function):
                     if target in pending:
                         pending[target] = pending[target] + gx
                     else:
@@ -138,8 +138,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                         leaves[key] = [target, gx]
                     else:
                         entry[1] = entry[1] + gx
-            if not retain_graph:
-                node.release()
+            if not retain_graph:                           # free saved values (node.release(), inlined)
+                node.inputs = node.datas = None
+                if node.saves_output:
+                    node.out_data = None
         for leaf, g in leaves.values():                   # like PyTorch's AccumulateGrad: once, with the total
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:
