@@ -128,3 +128,21 @@ def test_col2im_checks_cols_shape():
         K.col2im(np.zeros((9, 5)), (1, 1, 4, 4), 3, 3, 1, 1)
     with pytest.raises(ValueError, match="cols has shape"):
         conv.col2im_ref(np.zeros((9, 5)), (1, 1, 4, 4), 3, 3, 1, 1)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "reference"])
+def test_out_workspace(fused):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    with K.use_fused(fused):
+        want = K.im2col(x, 3, 3, 1, 1)
+        ws = np.full(want.shape, np.nan, np.float32)
+        assert K.im2col(x, 3, 3, 1, 1, out=ws) is ws
+        np.testing.assert_array_equal(ws, want)
+        dx = np.full(x.shape, np.nan, np.float32)
+        assert K.col2im(ws, x.shape, 3, 3, 1, 1, out=dx) is dx
+        np.testing.assert_array_equal(dx, K.col2im(want, x.shape, 3, 3, 1, 1))
+        with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(27, 60\)"):
+            K.im2col(x, 3, 3, 1, 1, out=np.zeros((27, 60)))
+        with pytest.raises(ValueError, match="not contiguous"):
+            K.col2im(ws, x.shape, 3, 3, 1, 1, out=np.zeros((2, 3, 6, 5), np.float32).transpose(0, 1, 3, 2))
