@@ -93,3 +93,44 @@ def test_erf_refs_match_math():
     assert M.erf_ref(x32).dtype == np.float32
     np.testing.assert_allclose(M.erfc_ref(x32), [math.erfc(v) for v in x32.astype(float)],
                                rtol=1e-7, atol=1e-38)
+
+
+F32_CASES = [
+    ("fexpf", _safe(math.exp), (-87.0, 88.0), 1),
+    ("fexpm1f", _safe(math.expm1), (-20.0, 20.0), 2),
+    ("flog1p01f", math.log1p, (0.0, 1.0), 2),
+    ("ftanhf", math.tanh, (-12.0, 12.0), 2),
+    ("fsigmoidf", lambda t: 1 / (1 + math.exp(-t)), (-80.0, 80.0), 3),
+    ("fsoftplusf", lambda t: max(t, 0.0) + math.log1p(math.exp(-abs(t))), (-80.0, 80.0), 3),
+    ("ferfcf", math.erfc, (-6.0, 9.0), 10),     # 1 − erf(x) below 1 costs a few ulps
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("name, ref, domain, max_ulps", F32_CASES, ids=[c[0] for c in F32_CASES])
+def test_float32_helper_matches_math(name, ref, domain, max_ulps):
+    f = getattr(M, name).dispatcher()
+    xs = np.r_[np.linspace(*domain, 1501), np.random.default_rng(1).uniform(*domain, 500),
+               [0.0, -0.0, 1e-20, -1e-20]].astype(np.float32)
+    for x in xs:
+        if name == "flog1p01f" and not 0.0 <= x <= 1.0:
+            continue
+        got = f(np.float32(x))
+        assert type(got) in (float, np.float32)
+        want = np.float32(ref(float(x)))
+        if abs(want) < 1.2e-38:                       # subnormal results: absolute error only
+            assert abs(got) < 1.2e-38, (name, x, got, want)
+            continue
+        ulps = abs(float(got) - float(want)) / float(np.spacing(np.abs(want)))
+        assert ulps <= max_ulps, (name, x, got, want, ulps)
+
+
+@needs_numba
+def test_float32_helpers_special_values():
+    inf, nan = np.float32(np.inf), np.float32(np.nan)
+    assert M.fexpf.dispatcher()(inf) == np.inf and M.fexpf.dispatcher()(-inf) == 0.0
+    assert M.ftanhf.dispatcher()(inf) == 1.0 and M.ftanhf.dispatcher()(-inf) == -1.0
+    assert M.ferfcf.dispatcher()(inf) == 0.0 and M.ferfcf.dispatcher()(-inf) == 2.0
+    assert M.fsigmoidf.dispatcher()(inf) == 1.0 and M.fsigmoidf.dispatcher()(-inf) == 0.0
+    for name in ("fexpf", "fexpm1f", "ftanhf", "ferfcf", "fsigmoidf", "fsoftplusf"):
+        assert math.isnan(getattr(M, name).dispatcher()(nan)), name

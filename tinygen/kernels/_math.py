@@ -11,6 +11,8 @@ references (NumPy has no erf).
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from ._jit import helper
@@ -295,3 +297,76 @@ def fsigmoidf(t):
     e = fexpf(-abs(t))
     r = _F(1.0) / (_F(1.0) + e)
     return r if t >= 0 else e * r
+
+
+_EM1F_P = tuple(_F(1.0 / math.factorial(k)) for k in range(8, 1, -1))   # 1/8!, ..., 1/2!
+
+
+@helper
+def fexpm1f(x):
+    """float32 exp(x) − 1: x + x² (1/2! + x/3! + … + x⁶/8!) for |x| <= 1/2, else exp(x) − 1."""
+    big = fexpf(x) - _F(1.0)
+    xs = min(max(x, _F(-0.5)), _F(0.5))
+    P = _EM1F_P
+    p = (((((P[0] * xs + P[1]) * xs + P[2]) * xs + P[3]) * xs + P[4]) * xs + P[5]) * xs + P[6]
+    small = xs + xs * xs * p
+    return small if (x >= _F(-0.5) and x <= _F(0.5)) else big
+
+
+@helper
+def fsoftplusf(t):
+    """float32 log(1 + exp(t)) = max(t, 0) + log1p(exp(−|t|))."""
+    return max(t, _F(0.0)) + flog1p01f(fexpf(-abs(t)))
+
+
+_TANHF_P = tuple(_F(c) for c in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
+                                 1.33314422036e-1, -3.33332819422e-1))
+
+
+@helper
+def ftanhf(x):
+    """float32 tanh: x + x³ P(x²) for |x| < 0.625, else sign(x) (1 − 2/(exp(2|x|) + 1))."""
+    a = abs(x)
+    big = _F(1.0) - _F(2.0) / (fexpf(a + a) + _F(1.0))
+    big = big if x >= _F(0.0) else -big
+    xs = min(a, _F(0.625))
+    s = xs * xs
+    P = _TANHF_P
+    p = (((P[0] * s + P[1]) * s + P[2]) * s + P[3]) * s + P[4]
+    small = x + x * s * p
+    return small if a < _F(0.625) else big
+
+
+_ERFF_T = tuple(_F(c) for c in (7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3,
+                                -2.685381193529856e-2, 1.128358514861418e-1, -3.761262582423300e-1,
+                                1.128379165726710e0))
+_ERFCF_P = tuple(_F(c) for c in (2.326819970068386e-2, -1.387039388740657e-1, 3.687424674597105e-1,
+                                 -5.824733027278666e-1, 6.210004621745983e-1, -4.944515323274145e-1,
+                                 3.404879937665872e-1, -2.741127028184656e-1, 5.638259427386472e-1))
+_ERFCF_R = tuple(_F(c) for c in (-1.047766399936249e1, 1.297719955372516e1, -7.495518717768503e0,
+                                 2.921019019210786e0, -1.015265279202700e0, 4.218463358204948e-1,
+                                 -2.820767439740514e-1, 5.641895067754075e-1))
+
+
+@helper
+def ferfcf(x):
+    """float32 erfc (Cephes erfcf): 1 − x T(x²) for |x| < 1; else exp(−x²)/|x| · P(1/x²)
+    (R beyond 2), and 2 − that for x < 0. exp(−x²) uses the exact-square split."""
+    a = min(abs(x), _F(11.0))          # erfc(11) underflows float32
+    z = a * a
+    T = _ERFF_T
+    small = _F(1.0) - x * ((((((T[0] * (x * x) + T[1]) * (x * x) + T[2]) * (x * x) + T[3]) * (x * x)
+                                + T[4]) * (x * x) + T[5]) * (x * x) + T[6])
+    q = _F(1.0) / max(a, _F(1.0))
+    y = q * q
+    P = _ERFCF_P
+    R = _ERFCF_R
+    p1 = (((((((P[0] * y + P[1]) * y + P[2]) * y + P[3]) * y + P[4]) * y + P[5]) * y + P[6]) * y
+          + P[7]) * y + P[8]
+    p2 = ((((((R[0] * y + R[1]) * y + R[2]) * y + R[3]) * y + R[4]) * y + R[5]) * y + R[6]) * y + R[7]
+    m = numpy.floor(a * _F(16.0) + _F(0.5)) * _F(0.0625)
+    f = a - m
+    e = fexpf(-(m * m)) * fexpf(-((m + m) * f + f * f))
+    big = e * q * (p1 if a < _F(2.0) else p2)
+    big = big if x >= _F(0.0) else _F(2.0) - big
+    return small if abs(x) < _F(1.0) else big

@@ -16,15 +16,19 @@ silu           x σ(x)                                       g · σ(x) (1 + x (
 
 These match PyTorch's definitions (elu's and softplus's branches included; gelu's
 ``approximate="none"|"tanh"``). ``act_backward`` uses ``y`` when it is given for sigmoid and
-tanh, and recomputes from ``x`` otherwise. The Numba kernels compute in float64 (with the
-branch-free math in :mod:`._math`, so the loops vectorise) and round once to the array dtype.
+tanh, and recomputes from ``x`` otherwise. The Numba kernels use the branch-free math in
+:mod:`._math` (so the loops vectorise): in float64 for float64 arrays, and for float32 arrays in
+float32 with Cephes' single-precision functions (``*_f32_kernel``, a few float32 ulps).
 """
 from __future__ import annotations
 
 import math
 
 from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
-from ._math import erfc_ref, fexp, fexpm1, ferfc, fsigmoid, fsoftplus, ftanh
+import numpy
+
+from ._math import (erfc_ref, fexp, fexpf, fexpm1, fexpm1f, ferfc, ferfcf, fsigmoid, fsigmoidf,
+                    fsoftplus, fsoftplusf, ftanh, ftanhf)
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -267,8 +271,108 @@ def silu_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v * s
 
 
-def _numba_kernel(key):
-    return globals()[key + "_kernel"]
+# float32 versions of the transcendental ones: float32 arithmetic with the float32 helpers
+# (16 SIMD lanes, no float64 divisions), ~2-3x faster; p1, p2 are float32 here.
+_f = numpy.float32
+_INV_SQRT_2_F = _f(_INV_SQRT_2)
+_INV_SQRT_2PI_F = _f(_INV_SQRT_2PI)
+_SQRT_2_OVER_PI_F = _f(_SQRT_2_OVER_PI)
+_GELU_C_F = _f(_GELU_C)
+_GELU_3C_F = _f(3 * _GELU_C)
+
+
+@kernel(parallel=True, contract=True)
+def elu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 elu_kernel."""
+    zero = _f(0.0)
+    for i in prange(x.size):
+        v = x[i]
+        if backward:
+            out[i] = g[i] if v > zero else g[i] * (p1 * fexpf(min(v, zero)))
+        else:
+            out[i] = v if v > zero else p1 * fexpm1f(min(v, zero))
+
+
+@kernel(parallel=True, contract=True)
+def gelu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 gelu_kernel."""
+    for i in prange(x.size):
+        v = x[i]
+        cdf = _f(0.5) * ferfcf(-v * _INV_SQRT_2_F)
+        if backward:
+            out[i] = g[i] * (cdf + v * (fexpf(_f(-0.5) * v * v) * _INV_SQRT_2PI_F))
+        else:
+            out[i] = v * cdf
+
+
+@kernel(parallel=True, contract=True)
+def gelu_tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 gelu_tanh_kernel."""
+    one = _f(1.0)
+    half = _f(0.5)
+    for i in prange(x.size):
+        v = x[i]
+        v2 = v * v
+        t = ftanhf(_SQRT_2_OVER_PI_F * (v + _GELU_C_F * v2 * v))
+        if backward:
+            du = _SQRT_2_OVER_PI_F * (one + _GELU_3C_F * v2)
+            out[i] = g[i] * (half * (one + t) + half * v * (one - t * t) * du)
+        else:
+            out[i] = half * v * (one + t)
+
+
+@kernel(parallel=True, contract=True)
+def sigmoid_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 sigmoid_kernel."""
+    for i in prange(x.size):
+        if backward:
+            s = y[i] if has_y else fsigmoidf(x[i])
+            out[i] = g[i] * (s * (_f(1.0) - s))
+        else:
+            out[i] = fsigmoidf(x[i])
+
+
+@kernel(parallel=True, contract=True)
+def tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 tanh_kernel."""
+    for i in prange(x.size):
+        if backward:
+            t = y[i] if has_y else ftanhf(x[i])
+            out[i] = g[i] * (_f(1.0) - t * t)
+        else:
+            out[i] = ftanhf(x[i])
+
+
+@kernel(parallel=True, contract=True)
+def softplus_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 softplus_kernel."""
+    for i in prange(x.size):
+        v = x[i]
+        t = v * p1
+        if backward:
+            out[i] = g[i] if t > p2 else g[i] * fsigmoidf(t)
+        else:
+            out[i] = v if t > p2 else fsoftplusf(t) / p1
+
+
+@kernel(parallel=True, contract=True)
+def silu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
+    """float32 silu_kernel."""
+    one = _f(1.0)
+    for i in prange(x.size):
+        v = x[i]
+        s = fsigmoidf(v)
+        if backward:
+            out[i] = g[i] * (s * (one + v * (one - s)))
+        else:
+            out[i] = v * s
+
+
+def _numba_kernel(key, dtype):
+    """The kernel for activation ``key`` on ``dtype`` arrays, and its scalar type for p1/p2."""
+    if dtype == numpy.float32 and key + "_f32_kernel" in globals():
+        return globals()[key + "_f32_kernel"], numpy.float32
+    return globals()[key + "_kernel"], float
 
 
 # ----------------------------------------------------------------------------- CuPy kernels
@@ -332,7 +436,8 @@ def act_forward(name, x, **params):
         return _cupy_forward(xp, key)(x, p1, p2)
     y = xp.empty_like(x)
     xf = x.reshape(-1)
-    _numba_kernel(key)(False, xf, xf, False, xf, p1, p2, y.reshape(-1))
+    k, t = _numba_kernel(key, x.dtype)
+    k(False, xf, xf, False, xf, t(p1), t(p2), y.reshape(-1))
     return y
 
 
@@ -350,6 +455,6 @@ def act_backward(name, x, y, g, **params):
     if impl == "cupy":
         return _cupy_backward(xp, key)(x, y, has_y, g, p1, p2)
     dx = xp.empty_like(x)
-    _numba_kernel(key)(True, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), p1, p2,
-                       dx.reshape(-1))
+    k, t = _numba_kernel(key, x.dtype)
+    k(True, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), t(p1), t(p2), dx.reshape(-1))
     return dx
