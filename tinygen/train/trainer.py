@@ -31,7 +31,7 @@ Trainer knows everything else, the same for all families:
 
 Python use::
 
-    from tinygen.train import fit
+    from tinygen.train.trainer import Trainer, fit
     metrics = fit("vae", "digits", "runs/vae", epochs=50)
     trainer = Trainer.load("runs/vae")            # rebuild the trained model from the checkpoint
     x = trainer.sample(16)                        # (16, 8, 8) in [0, 1]

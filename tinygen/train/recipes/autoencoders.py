@@ -5,8 +5,8 @@ settings measured to reach the quality targets (see benchmarks/train_vae_digits.
 
 * digits, ``vae``: the 64-256-256-8 MLP (ReLU), Bernoulli likelihood, Adam 1e-3, batch 64,
   300 epochs; metrics ``test_elbo`` (nats per example), ``test_log_likelihood`` (importance
-  weighted, k=100), ``frechet`` (PCA-20), ``class_coverage`` (share of the ten classes that
-  an independent classifier finds among 1,000 prior samples), ``recon_mse``.
+  weighted, k=100), ``frechet`` (PCA-20), ``class_coverage`` (how many of the ten classes an
+  independent classifier finds among 1,000 prior samples), ``recon_mse``.
 * ``ae``: MSE reconstruction with a sigmoid output; metric ``recon_mse`` (per pixel, test set).
 * ``dae``: as ``ae`` plus Gaussian corruption σ=0.3 in training; adds ``noisy_psnr``,
   ``denoised_psnr`` and ``psnr_gain`` (dB) on the corrupted test set.
@@ -210,7 +210,7 @@ class VAERecipe(_AutoencoderFamily):
                "latent_dim": 8 if small else 16}
         if self.conv:
             cfg["channels"] = [32, 64] if small else [32, 64, 64]
-            cfg["epochs"] = 100 if small else 10
+            cfg["epochs"] = 50 if small else 10
         else:
             cfg["hidden"] = [256, 256] if small else [512, 256]
         cfg.update({"activation": "relu", "likelihood": "bernoulli", "beta": 1.0})
@@ -254,7 +254,7 @@ class VAERecipe(_AutoencoderFamily):
         from ...metrics import frechet_pca
         metrics["frechet"] = float(frechet_pca(dataset.x_train, samples))
         from ...metrics.classifier import class_coverage
-        metrics["class_coverage"] = float(class_coverage(samples, dataset))
+        metrics["class_coverage"] = class_coverage(samples, dataset)
         return metrics
 
     def sample(self, model, n, config, labels=None, seed=None):
