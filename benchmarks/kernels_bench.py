@@ -6,8 +6,10 @@
 
 Every case is timed for each implementation in turn, round-robin, ``--repeat`` times after a
 warm-up (which also compiles the Numba kernels), and the median is reported. Interleaving makes
-the ratios robust when the machine is shared; absolute times are still noisy. PyTorch runs with
-``torch.set_num_threads(N)`` where N is Numba's thread count (2 on the reference machine).
+the ratios robust when the machine is shared; absolute times are still noisy (the load average
+is printed: on an oversubscribed machine parallel kernels wait for descheduled threads, so
+compare ``--threads 1`` runs there). PyTorch runs with ``torch.set_num_threads(N)`` where N is
+Numba's thread count (``--threads``, default the core count: 2 on the reference machine).
 """
 from __future__ import annotations
 
@@ -207,10 +209,15 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", default=None, help="run cases whose name contains these words")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--size", type=int, default=1_000_000, help="elements for elementwise cases")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for Numba and PyTorch (default: Numba's default, the core count)")
     args = ap.parse_args(argv)
 
     if not K.numba_available():
         print("Numba is unavailable:", K.kernel_status()["numba"]["reason"])
+    if args.threads and K.numba_available():
+        import numba
+        numba.set_num_threads(args.threads)
     status = K.warmup()
     nthreads = status["numba"]["num_threads"] or 1
     if torch is not None:
@@ -218,7 +225,7 @@ def main(argv=None):
     print(f"numba {status['numba']['version']} ({nthreads} threads, layer "
           f"{status['numba']['threading_layer']}), warm-up {status['warmup_seconds']} s; "
           f"torch {torch.__version__ if torch is not None else 'not installed'}; "
-          f"median of {args.repeat}")
+          f"median of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rng = np.random.default_rng(0)
     header = (f"{'case':34s} {'shape':20s} {'numpy ms':>9s} {'fused ms':>9s} {'torch ms':>9s} "
               f"{'numpy/fused':>11s} {'fused/torch':>11s}")

@@ -381,7 +381,7 @@ _CUPY_SIG = """
 __device__ double tg_sigmoid(double t) { double e = exp(-fabs(t)); double r = 1.0 / (1.0 + e); return t >= 0 ? r : e * r; }
 """
 _CUPY_FWD = {
-    "relu": "y = v > 0 ? v : 0.0;",
+    "relu": "y = v <= 0 ? 0.0 : v;",
     "leaky_relu": "y = v > 0 ? v : v * p1;",
     "elu": "y = v > 0 ? v : p1 * expm1(v);",
     "gelu": f"y = v * 0.5 * erfc(-v * {_INV_SQRT_2!r});",

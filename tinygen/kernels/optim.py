@@ -95,20 +95,22 @@ def sgd_kernel(p, g, buf, lr, momentum, one_minus_damp, wd, use_momentum, nester
         p[i] = p[i] - lr * d
 
 
-def _cupy_sgd(xp):
-    return cupy_kernel("sgd", lambda: xp.ElementwiseKernel(
-        "T g, T lr, T momentum, T one_minus_damp, T wd, bool use_momentum, bool nesterov, "
-        "bool first_step, bool use_wd", "T p, T buf",
-        """
+def _cupy_sgd(xp, use_momentum):
+    # states a configuration does not use are left out of the signature (no aliased outputs)
+    outs = "T p, T buf" if use_momentum else "T p"
+    body = """
         T d = g;
         if (use_wd) d = d + wd * p;
-        if (use_momentum) {
-            T b = first_step ? d : buf * momentum + one_minus_damp * d;
-            buf = b;
-            d = nesterov ? d + momentum * b : b;
-        }
+        """ + ("""
+        T b = first_step ? d : buf * momentum + one_minus_damp * d;
+        buf = b;
+        d = nesterov ? d + momentum * b : b;
+        """ if use_momentum else "") + """
         p = p - lr * d;
-        """, "tinygen_sgd"))
+        """
+    return cupy_kernel(("sgd", use_momentum), lambda: xp.ElementwiseKernel(
+        "T g, T lr, T momentum, T one_minus_damp, T wd, bool nesterov, bool first_step, "
+        "bool use_wd", outs, body, "tinygen_sgd"))
 
 
 def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
@@ -128,8 +130,9 @@ def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nes
     use_m = momentum != 0
     b = buf if use_m else p
     if impl == "cupy":
-        _cupy_sgd(xp)(g, t(lr), t(momentum), t(1 - dampening), t(weight_decay), use_m,
-                      bool(nesterov), bool(first_step), weight_decay != 0, p, b)
+        states = (p, buf) if use_m else (p,)
+        _cupy_sgd(xp, use_m)(g, t(lr), t(momentum), t(1 - dampening), t(weight_decay),
+                             bool(nesterov), bool(first_step), weight_decay != 0, *states)
         return
     sgd_kernel(p.reshape(-1), g.reshape(-1), b.reshape(-1), t(lr), t(momentum), t(1 - dampening),
                t(weight_decay), use_m, bool(nesterov), bool(first_step), weight_decay != 0)
@@ -278,31 +281,29 @@ def rmsprop_kernel(p, g, v, buf, g_avg, lr, alpha, one_minus_alpha, w, one_minus
             p[i] = p[i] - lr * d / avg
 
 
-def _cupy_rmsprop(xp):
-    return cupy_kernel("rmsprop", lambda: xp.ElementwiseKernel(
-        "T g, T lr, T alpha, T one_minus_alpha, T w, T one_minus_w, T eps, T wd, T momentum, "
-        "bool use_wd, bool centered, bool use_momentum", "T p, T v, T buf, T g_avg",
-        """
+def _cupy_rmsprop(xp, centered, use_momentum):
+    outs = "T p, T v" + (", T buf" if use_momentum else "") + (", T g_avg" if centered else "")
+    body = """
         T d = g;
         if (use_wd) d = d + wd * p;
         T vi = v * alpha + one_minus_alpha * d * d;
         v = vi;
-        T avg;
-        if (centered) {
-            T ga = w < (T)0.5 ? g_avg + w * (d - g_avg) : d - (d - g_avg) * one_minus_w;
-            g_avg = ga;
-            avg = sqrt(vi - ga * ga) + eps;
-        } else {
-            avg = sqrt(vi) + eps;
-        }
-        if (use_momentum) {
-            T b = buf * momentum + d / avg;
-            buf = b;
-            p = p - lr * b;
-        } else {
-            p = p - lr * d / avg;
-        }
-        """, "tinygen_rmsprop"))
+        """ + ("""
+        T ga = w < (T)0.5 ? g_avg + w * (d - g_avg) : d - (d - g_avg) * one_minus_w;
+        g_avg = ga;
+        T avg = sqrt(vi - ga * ga) + eps;
+        """ if centered else """
+        T avg = sqrt(vi) + eps;
+        """) + ("""
+        T b = buf * momentum + d / avg;
+        buf = b;
+        p = p - lr * b;
+        """ if use_momentum else """
+        p = p - lr * d / avg;
+        """)
+    return cupy_kernel(("rmsprop", centered, use_momentum), lambda: xp.ElementwiseKernel(
+        "T g, T lr, T alpha, T one_minus_alpha, T w, T one_minus_w, T eps, T wd, T momentum, "
+        "bool use_wd", outs, body, "tinygen_rmsprop"))
 
 
 def rmsprop_update(p, g, v, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
@@ -328,8 +329,8 @@ def rmsprop_update(p, g, v, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum
             t(weight_decay), t(momentum),
             weight_decay != 0, bool(centered), use_m)
     if impl == "cupy":
-        # p is passed for unused states; the kernel never writes them then
-        _cupy_rmsprop(xp)(g, *scal, p, v, b, ga)
+        states = (p, v) + ((buf,) if use_m else ()) + ((g_avg,) if centered else ())
+        _cupy_rmsprop(xp, bool(centered), use_m)(g, *scal[:-2], *states)
         return
     rmsprop_kernel(p.reshape(-1), g.reshape(-1), v.reshape(-1), b.reshape(-1), ga.reshape(-1),
                    *scal)
