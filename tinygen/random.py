@@ -37,6 +37,29 @@ def generator(device: str = "cpu"):
     return g
 
 
+class fork_rng:
+    """Context manager: draw from freshly seeded generators inside, and restore the previous
+    generators (and seed) on exit, so e.g. evaluation never shifts training's random stream.
+    Like ``torch.random.fork_rng``."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def __enter__(self):
+        global _seed
+        self._saved = (dict(_generators), _seed)
+        _generators.clear()
+        _seed = None if self.seed is None else int(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        global _seed
+        _generators.clear()
+        _generators.update(self._saved[0])
+        _seed = self._saved[1]
+        return False
+
+
 def get_rng_state():
     """The CPU generator's state as plain data (for checkpoints: a resumed run draws the same numbers)."""
     g = generator("cpu")

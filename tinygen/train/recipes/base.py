@@ -10,6 +10,20 @@ class Recipe:
     ``config`` is a plain dict: the recipe's ``defaults(dataset)`` updated with what the user gave
     on the command line (``epochs``, ``batch_size``, ``lr``, ``seed`` and any family option).
     It is saved in the checkpoint, so ``resume``/``sample``/``eval`` rebuild the same model.
+
+    Conventions the Trainer and the command line rely on:
+
+    * ``defaults(dataset)`` receives the data set *name* (flags are built before data is loaded);
+      every key beyond the core ones becomes a command-line flag (``noise_level`` →
+      ``--noise-level``, parsed like its default value), and ``--set key=value`` sets any key.
+      An optional ``option_help = {key: "help text"}`` documents them in ``--help``.
+    * Optional ``state_dict()`` / ``load_state_dict()`` hold recipe-owned training state (EMA
+      weights, annealing counters); the Trainer saves them in the checkpoint.
+    * ``train_step(..., step)`` gets the 0-based global step; ``end_of_epoch(..., epoch)`` the
+      0-based index of the epoch that just finished.
+    * ``evaluate`` and ``pictures`` run with grad mode on (wrap model calls in ``tg.no_grad()``)
+      under a separate, fixed random stream, so evaluation never disturbs training's numbers.
+    * ``sample(..., labels=)`` receives an int64 array (``--label K`` repeated n times) or None.
     """
 
     name = "base"
