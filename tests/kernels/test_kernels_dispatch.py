@@ -142,7 +142,7 @@ def test_kernel_status_and_warmup():
     assert status["warmup_seconds"] >= 0
 
 
-def test_kernel_status_lists_uncompiled_kernels_without_numba_import():
+def test_kernel_status_in_a_fresh_process_lists_uncompiled_kernels():
     code = ("import json, tinygen.kernels as K; s = K.kernel_status(); "
             "print(json.dumps([s['kernels']['adam_kernel']['compiled'], "
             "s['kernels']['adam_kernel']['compile_seconds']]))")

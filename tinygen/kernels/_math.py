@@ -3,11 +3,19 @@
 Numba lowers ``math.exp`` and friends to scalar libm calls, which keep LLVM from vectorising a
 loop (this build has no SVML). The helpers below are the Cephes algorithms (S. L. Moshier)
 written without data-dependent branches (both sides are computed and one is selected), so a
-loop that calls them compiles to SIMD code. They take and return float64 and are accurate to a
-few float64 ulps; kernels on float32 arrays compute in float64 and round once on store.
+loop that calls them compiles to SIMD code:
 
-``erf_ref``/``erfc_ref`` are the same rational approximations in array form for the NumPy/CuPy
-references (NumPy has no erf).
+* ``fexp fexpm1 flog1p01 fsoftplus fsigmoid ftanh ferf ferfc``: float64 in and out, a few
+  float64 ulps (tests/kernels/test_kernels_math.py checks each against :mod:`math`);
+* ``fexpf fexpm1f flog1p01f fsoftplusf fsigmoidf ftanhf ferfcf``: float32 in and out with float32
+  constants (Numba keeps the arithmetic in float32), division-free where Cephes is, 1-10
+  float32 ulps; the float32 kernels use them.
+
+Numba's on-disk cache does not notice edits to this file by itself; the kernels' cache keys
+include its hash (see ``_jit._use_dependency_cache``).
+
+``erf_ref``/``erfc_ref`` are the float64 rational approximations in array form for the
+NumPy/CuPy references (NumPy has no erf).
 """
 from __future__ import annotations
 

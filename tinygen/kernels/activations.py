@@ -1,18 +1,15 @@
 """Fused activations: forward ``y = f(x)`` and backward ``dx = g · f'(x)``, one pass each.
 
-=============  ===========================================  ==========================================
-name           y = f(x)                                     dx = g · f'(x)
-=============  ===========================================  ==========================================
-relu           max(x, 0)                                    g · [x > 0]
-leaky_relu     x if x > 0 else s·x   (negative_slope s)     g if x > 0 else s·g
-elu            x if x > 0 else α (eˣ − 1)   (alpha α)        g if x > 0 else g · α eˣ
-gelu           x Φ(x),  Φ(x) = ½ erfc(−x/√2)                g (Φ(x) + x φ(x)),  φ(x) = e^(−x²/2)/√(2π)
-gelu (tanh)    ½ x (1 + tanh u),  u = √(2/π)(x + 0.044715 x³)   g (½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²)),  t = tanh u
-sigmoid        σ(x) = 1/(1 + e⁻ˣ)                           g · y (1 − y)
-tanh           tanh x                                       g · (1 − y²)
-softplus       x if βx > θ else log(1 + e^(βx))/β            g if βx > θ else g · σ(βx)   (beta β, threshold θ = 20)
-silu           x σ(x)                                       g · σ(x) (1 + x (1 − σ(x)))
-=============  ===========================================  ==========================================
+    relu         y = max(x, 0)                              dx = g · [x > 0]
+    leaky_relu   y = x if x > 0 else s·x                    dx = g if x > 0 else s·g     (negative_slope s)
+    elu          y = x if x > 0 else α (eˣ − 1)             dx = g if x > 0 else g α eˣ  (alpha α)
+    gelu         y = x Φ(x),  Φ(x) = ½ erfc(−x/√2)          dx = g (Φ(x) + x φ(x)),  φ(x) = e^(−x²/2)/√(2π)
+    gelu_tanh    y = ½ x (1 + t),  t = tanh(√(2/π)(x + 0.044715 x³))
+                                                            dx = g (½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²))
+    sigmoid      y = σ(x) = 1/(1 + e⁻ˣ)                     dx = g · y (1 − y)
+    tanh         y = tanh x                                 dx = g · (1 − y²)
+    softplus     y = x if βx > θ else log(1 + e^(βx))/β     dx = g if βx > θ else g σ(βx)  (beta β, threshold θ = 20)
+    silu         y = x σ(x)                                 dx = g · σ(x) (1 + x (1 − σ(x)))
 
 These match PyTorch's definitions (elu's and softplus's branches included; gelu's
 ``approximate="none"|"tanh"``). ``act_backward`` uses ``y`` when it is given for sigmoid and
@@ -24,9 +21,9 @@ from __future__ import annotations
 
 import math
 
-from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
 import numpy
 
+from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
 from ._math import (erfc_ref, fexp, fexpf, fexpm1, fexpm1f, ferfc, ferfcf, fsigmoid, fsigmoidf,
                     fsoftplus, fsoftplusf, ftanh, ftanhf)
 
