@@ -111,70 +111,46 @@ def _check_cols(cols, rows, ncols):
 def im2col_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     """cols[(c*kh + i)*kw + j, (n*OH + oh)*OW + ow] = xpad[n, c, oh*sh + i, ow*sw + j].
 
-    Each (n, c) plane is first copied into a zero-padded local plane, so the window copies
-    have no bounds tests (and vectorise when sw == 1).
+    Each (n, c) plane is copied into a zero-padded local plane; each (i, j) window is then a
+    plain 2-D strided view of it, copied with no bounds tests.
     """
     N, C, H, W = x.shape
     P = OH * OW
-    Hp = H + 2 * ph
-    Wp = W + 2 * pw
     for nc in prange(N * C):
         n = nc // C
         c = nc - n * C
-        pad = numpy.zeros((Hp, Wp), dtype=x.dtype)
-        src = x[n, c]
-        for h in range(H):
-            prow = pad[ph + h]
-            srow = src[h]
-            for w in range(W):
-                prow[pw + w] = srow[w]
+        pad = numpy.zeros((H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+        pad[ph:ph + H, pw:pw + W] = x[n, c]
         for i in range(kh):
             for j in range(kw):
-                crow = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                dst = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P].reshape((OH, OW))
+                src = pad[i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
                 for oh in range(OH):
-                    dst = crow[oh * OW:(oh + 1) * OW]
-                    prow = pad[oh * sh + i, j:]
-                    if sw == 1:               # contiguous: indices are the loop counter
-                        for ow in range(OW):
-                            dst[ow] = prow[ow]
-                    else:
-                        for ow in range(OW):
-                            dst[ow] = prow[ow * sw]
+                    for ow in range(OW):
+                        dst[oh, ow] = src[oh, ow]
 
 
 @kernel(parallel=True)
 def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
-    """dx[n, c] = interior of Σ_{i, j} (cols row (c, i, j) scattered to xpad[oh*sh + i, ow*sw + j]).
+    """dx[n, c] = interior of Σ_{i, j} (cols row (c, i, j) added into xpad[oh*sh + i, ow*sw + j]).
 
     Accumulates in a zeroed local padded plane, i then j (the reference's order), then copies
     the interior out; each (n, c) plane belongs to one iteration.
     """
     N, C, H, W = dx.shape
     P = OH * OW
-    Hp = H + 2 * ph
-    Wp = W + 2 * pw
     for nc in prange(N * C):
         n = nc // C
         c = nc - n * C
-        pad = numpy.zeros((Hp, Wp), dtype=dx.dtype)
+        pad = numpy.zeros((H + 2 * ph, W + 2 * pw), dtype=dx.dtype)
         for i in range(kh):
             for j in range(kw):
-                crow = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                src = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P].reshape((OH, OW))
+                dst = pad[i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
                 for oh in range(OH):
-                    src = crow[oh * OW:(oh + 1) * OW]
-                    prow = pad[oh * sh + i, j:]
-                    if sw == 1:
-                        for ow in range(OW):
-                            prow[ow] += src[ow]
-                    else:
-                        for ow in range(OW):
-                            prow[ow * sw] += src[ow]
-        dst = dx[n, c]
-        for h in range(H):
-            prow = pad[ph + h]
-            drow = dst[h]
-            for w in range(W):
-                drow[w] = prow[pw + w]
+                    for ow in range(OW):
+                        dst[oh, ow] += src[oh, ow]
+        dx[n, c] = pad[ph:ph + H, pw:pw + W]
 
 
 # ----------------------------------------------------------------------------- CuPy kernels
