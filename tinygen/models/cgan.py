@@ -1,0 +1,154 @@
+"""Conditional GAN (Mirza & Osindero, 2014): both players see the label.
+
+    [Noise z + Label y] → [Generator G] → [Fake G(z, y)] → [Discriminator D(·, y)] ← [Real x, y]
+
+The game is the GAN's with every distribution conditioned on the class:
+
+    min_G max_D  E_{x,y}[log D(x, y)] + E_{z,y}[log(1 − D(G(z, y), y))].
+
+D now rejects a fake that looks like a digit but not like *the digit it was asked for*, so G
+must honour the label, and ``sample(n, labels)`` draws examples of chosen classes.
+
+How the label enters (``conditioning``):
+
+* ``"onehot"``: the one-hot vector e_y is concatenated to z (G) and to the flattened example (D).
+  With 32-d noise on 8×8 digits: G is 42-256-256-64, D is 74-256-256-1.
+* ``"embedding"``: each player has its own learned table (``nn.Embedding``) of ``embed_dim``-d
+  label vectors, concatenated the same way; the table is trained with the player.
+
+Losses, packing, EMA and sampling are the GAN's (:class:`tinygen.models.gan.AdversarialModel`);
+the convolutional variant is :class:`tinygen.models.dcgan.ConditionalDCGAN`
+(``ConditionalGAN.convolutional(...)``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .. import nn
+from ..functions import cat
+from ..tensor import Tensor
+from .gan import AdversarialModel, mlp, pack_examples
+
+CONDITIONINGS = ("onehot", "embedding")
+
+
+class LabelCode(nn.Module):
+    """Labels (integer array or Tensor, shape (B,)) → float codes (B, dim): one-hot or learned."""
+
+    def __init__(self, num_classes, conditioning="onehot", embed_dim=None):
+        super().__init__()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown conditioning {conditioning!r}; choose one of {', '.join(CONDITIONINGS)}")
+        self.num_classes = int(num_classes)
+        self.conditioning = conditioning
+        if conditioning == "embedding":
+            self.dim = int(embed_dim or num_classes)
+            self.embedding = nn.Embedding(self.num_classes, self.dim)
+        else:
+            self.dim = self.num_classes
+
+    def forward(self, labels, like):
+        lab = labels.data if isinstance(labels, Tensor) else labels
+        if self.conditioning == "embedding":
+            return self.embedding(lab)
+        return F.one_hot(lab, self.num_classes, dtype=like.dtype)
+
+
+def as_labels(labels, n, num_classes):
+    """Labels for ``n`` samples: None → balanced (0, 1, …, C−1, 0, 1, …), an int → all that class,
+    an array → itself (checked)."""
+    if labels is None:
+        return np.arange(int(n)) % num_classes
+    if isinstance(labels, Tensor):
+        labels = labels.numpy()
+    lab = np.asarray(labels)
+    if lab.ndim == 0:
+        lab = np.full(int(n), int(lab))
+    lab = lab.astype(np.int64).reshape(-1)
+    if len(lab) != n:
+        raise ValueError(f"got {len(lab)} labels for {n} samples")
+    if lab.size and (lab.min() < 0 or lab.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes}), got values in [{lab.min()}, {lab.max()}]")
+    return lab
+
+
+class _ConditionalMixin:
+    conditional = True
+
+    def _labels(self, labels, n):
+        lab = as_labels(labels, n, self.num_classes)
+        dev = self.shift.device
+        if dev != "cpu":
+            from .. import backend
+            lab = backend.to_device(lab, dev)
+        return lab
+
+    def sample(self, n, labels=None, ema=True):
+        """n examples (data space) of the given classes: None → balanced classes, an int → that
+        class, an array of n labels → those."""
+        return super().sample(n, self._labels(labels, n), ema=ema)
+
+
+class ConditionalGAN(_ConditionalMixin, AdversarialModel):
+    """The MLP conditional GAN.
+
+    Args: as :class:`tinygen.models.gan.GAN`, plus ``num_classes``, ``conditioning`` ("onehot" or
+    "embedding") and ``embed_dim`` (embedding size, default num_classes). Defaults are the digits
+    setting: 32-d noise, LeakyReLU(0.2), tanh output, data [0, 1] mapped to [−1, 1].
+    """
+
+    def __init__(self, data_shape=(8, 8), num_classes=10, latent_dim=32, hidden=(256, 256), d_hidden=None,
+                 conditioning="onehot", embed_dim=None, loss="nonsaturating", g_activation="leaky_relu",
+                 d_activation="leaky_relu", out_activation="tanh", g_batch_norm=False, pack=1,
+                 gp_weight=10.0, shift=0.5, scale=0.5):
+        super().__init__()
+        data_shape = (int(data_shape),) if np.isscalar(data_shape) else tuple(data_shape)
+        self._setup(latent_dim, loss, pack, gp_weight, data_shape, shift, scale)
+        self.num_classes = int(num_classes)
+        self.conditioning = conditioning
+        self.data_dim = int(np.prod(self.data_shape))
+        self.hidden = tuple(int(h) for h in hidden)
+        self.d_hidden = self.hidden if d_hidden is None else tuple(int(h) for h in d_hidden)
+        self._g_kw = dict(activation=g_activation, out_activation=out_activation, batch_norm=g_batch_norm)
+        self._embed_dim = embed_dim
+        self.generator = self._make_generator()
+        code = LabelCode(num_classes, conditioning, embed_dim)
+        self.discriminator = _CondMLP(code, mlp(((self.data_dim + code.dim) * self.pack,) + self.d_hidden + (1,),
+                                                d_activation))
+
+    def _make_generator(self):
+        code = LabelCode(self.num_classes, self.conditioning, self._embed_dim)
+        return _CondMLP(code, mlp((self.latent_dim + code.dim,) + self.hidden + (self.data_dim,), **self._g_kw))
+
+    @staticmethod
+    def convolutional(**kwargs):
+        """The convolutional variant (conditional DCGAN), see :class:`tinygen.models.dcgan.ConditionalDCGAN`."""
+        from .dcgan import ConditionalDCGAN
+        return ConditionalDCGAN(**kwargs)
+
+    def generate(self, z, labels=None, ema=False):
+        """G(z, y) in model space, shape (n, *data_shape); labels are required."""
+        g = self.generator_ema if (ema and self.generator_ema is not None) else self.generator
+        lab = self._labels(labels, z.shape[0]) if labels is None or not hasattr(labels, "dtype") else labels
+        return g(z, lab).reshape((z.shape[0],) + self.data_shape)
+
+    def discriminate(self, x, labels=None):
+        """D's logits for model-space x with labels y: net(pack([x flattened, code(y)]))."""
+        if labels is None:
+            raise ValueError("ConditionalGAN: the discriminator needs the labels")
+        flat = x.reshape(x.shape[0], -1)
+        d = self.discriminator
+        return d.net(pack_examples(cat([flat, d.code(labels, flat)], axis=1), self.pack)).reshape(-1)
+
+
+class _CondMLP(nn.Module):
+    """net([input, code(y)]): G's input is z, D's the flattened example (packed by the model)."""
+
+    def __init__(self, code, net):
+        super().__init__()
+        self.code = code
+        self.net = net
+
+    def forward(self, v, labels):
+        return self.net(cat([v, self.code(labels, v)], axis=1))
