@@ -1,0 +1,233 @@
+"""Recipes for the GAN family: ``gan``, ``cgan``, ``dcgan``, ``cdcgan``.
+
+A step is one iteration of the game (:func:`tinygen.models.gan_tricks.train_step`): ``n_critic``
+D updates then ``n_gen`` G updates, with the training tips as options. Defaults per data set are
+the settings measured to reach the quality targets (benchmarks/train_gan_toys.py,
+benchmarks/train_cgan_digits.py), so ``tinygen train gan --data ring8 --out run`` needs no flags.
+
+Metrics (metrics.json): toys ``modes`` and ``high_quality`` (2,500 samples, 3σ rule of
+:func:`tinygen.metrics.mode_coverage`); moons/swissroll ``on_manifold``; images ``frechet``
+(PCA-20, against the training split), ``classifier_frechet`` (features of the digit classifier
+of :mod:`tinygen.metrics.classifier`), ``class_coverage`` (classes found among 1,000 samples) and,
+for conditional models, ``label_accuracy`` (the classifier agrees with the requested label).
+
+Family options (``--name value`` on the command line): see ``OPTION_HELP``.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ... import random as R
+from .base import Recipe
+
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
+TOY_DATASETS = ("ring8", "grid25", "moons", "swissroll")
+N_TOY_SAMPLES = 2500
+N_IMAGE_SAMPLES = 1000
+
+OPTION_HELP = {
+    "loss": "minimax (saturating G loss), nonsaturating, wgan-gp or hinge",
+    "latent_dim": "size of the noise z",
+    "hidden": "MLP hidden sizes of G and D, comma separated",
+    "g_width": "DCGAN: channels of G's first feature map",
+    "d_width": "DCGAN: channels of D's first convolution",
+    "conditioning": "conditional models: onehot or embedding",
+    "lr_d": "Adam learning rate of D (default: --lr)",
+    "lr_g": "Adam learning rate of G (default: --lr)",
+    "beta1": "Adam's beta1 for both players",
+    "n_critic": "D updates per iteration",
+    "n_gen": "G updates per iteration",
+    "label_smoothing": "one-sided label smoothing: D's target for real examples is 1 - s",
+    "instance_noise": "std of Gaussian noise added to D's inputs (model space), annealed to 0",
+    "noise_anneal": "share of the run over which the instance noise falls to 0",
+    "g_batch_norm": "batch normalisation in G (1/0)",
+    "pack": "PacGAN: D judges this many samples at once",
+    "ema": "decay of the moving average of G's weights used for sampling (0: off)",
+    "lr_decay": "1: learning rates fall linearly to lr_final x their value over the run",
+    "lr_final": "final learning-rate factor with lr_decay",
+    "gp_weight": "wgan-gp: weight of the gradient penalty",
+}
+
+
+def _name(dataset) -> str:
+    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
+
+
+def _bool(v):
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+def _ints(v):
+    if isinstance(v, str):
+        return tuple(int(s) for s in v.replace(" ", "").split(",") if s)
+    return tuple(int(s) for s in v)
+
+
+class _GANFamily(Recipe):
+    name = "gan"
+    conditional = False
+    conv = False
+    datasets = IMAGE_DATASETS + TOY_DATASETS
+    option_help = OPTION_HELP
+
+    # ---- defaults ----------------------------------------------------------------------------
+    def defaults(self, dataset):
+        name = _name(dataset)
+        common = {"seed": 0, "loss": "nonsaturating", "beta1": 0.5, "n_critic": 1, "n_gen": 1,
+                  "label_smoothing": 0.0, "instance_noise": 0.0, "noise_anneal": 0.5, "pack": 1,
+                  "ema": 0.0, "lr_decay": 0, "lr_final": 0.1, "gp_weight": 10.0, "lr_d": None, "lr_g": None}
+        if name in TOY_DATASETS:
+            cfg = dict(common, epochs=64, batch_size=256, lr=1e-3, latent_dim=2, hidden=[256, 256],
+                       g_batch_norm=0)
+            return cfg
+        small = name == "digits"
+        cfg = dict(common, epochs=200 if small else 20, batch_size=64 if small else 128, lr=2e-4,
+                   latent_dim=32 if small else 64, g_batch_norm=0)
+        if self.conv:
+            cfg.update(g_width=128 if small else 128, d_width=64, g_batch_norm=1)
+        else:
+            cfg.update(hidden=[256, 256] if small else [512, 512])
+        if self.conditional:
+            cfg["conditioning"] = "onehot"
+        return cfg
+
+    # ---- model and optimizers ----------------------------------------------------------------
+    def _data_kwargs(self, dataset):
+        if dataset.is_toy:
+            return {"shift": 0.0, "scale": 1.0}
+        return {"shift": 0.5, "scale": 0.5}
+
+    def build(self, dataset, config):
+        self._steps_per_epoch = max(1, math.ceil(len(dataset.x_train) / int(config["batch_size"])))
+        self._total_steps = self._steps_per_epoch * int(config["epochs"])
+        kw = dict(latent_dim=int(config["latent_dim"]), loss=str(config["loss"]), pack=int(config["pack"]),
+                  gp_weight=float(config["gp_weight"]), **self._data_kwargs(dataset))
+        shape = tuple(dataset.data_shape)
+        if self.conv:
+            from ...models.dcgan import DCGAN, ConditionalDCGAN
+            kw.update(g_width=int(config["g_width"]), d_width=int(config["d_width"]),
+                      g_batch_norm=_bool(config["g_batch_norm"]))
+            if self.conditional:
+                model = ConditionalDCGAN(shape, num_classes=dataset.num_classes,
+                                         conditioning=str(config["conditioning"]), **kw)
+            else:
+                model = DCGAN(shape, **kw)
+        elif self.conditional:
+            from ...models.cgan import ConditionalGAN
+            model = ConditionalGAN(shape, num_classes=dataset.num_classes, hidden=_ints(config["hidden"]),
+                                   conditioning=str(config["conditioning"]),
+                                   g_batch_norm=_bool(config["g_batch_norm"]), **kw)
+        else:
+            from ...models.gan import GAN
+            act = "relu" if dataset.is_toy else "leaky_relu"
+            model = GAN(shape, hidden=_ints(config["hidden"]), g_activation=act, d_activation=act,
+                        out_activation=None if dataset.is_toy else "tanh",
+                        g_batch_norm=_bool(config["g_batch_norm"]), **kw)
+        if float(config.get("ema") or 0) > 0:
+            model.enable_ema()
+        return model
+
+    def options(self, config):
+        from ...models.gan_tricks import GANOptions
+        total = getattr(self, "_total_steps", 0)
+        lr = float(config["lr"])
+        return GANOptions(
+            lr_d=float(config["lr_d"]) if config.get("lr_d") is not None else lr,
+            lr_g=float(config["lr_g"]) if config.get("lr_g") is not None else lr,
+            betas=(float(config["beta1"]), 0.999), n_critic=int(config["n_critic"]), n_gen=int(config["n_gen"]),
+            label_smoothing=float(config["label_smoothing"]), instance_noise=float(config["instance_noise"]),
+            noise_anneal_steps=int(round(float(config["noise_anneal"]) * total)), ema=float(config["ema"]),
+            lr_decay_steps=total if _bool(config["lr_decay"]) else 0, lr_final=float(config["lr_final"]))
+
+    def make_optimizers(self, model, config):
+        from ...models.gan_tricks import make_optimizers
+        return make_optimizers(model, self.options(config))
+
+    def train_step(self, model, batch, optimizers, config, step):
+        from ...models.gan_tricks import train_step
+        opts = getattr(self, "_options", None)
+        if opts is None or getattr(self, "_options_for", None) is not config:
+            opts = self._options = self.options(config)
+            self._options_for = config
+        x = batch[0]
+        y = batch[1] if self.conditional and len(batch) > 1 else None
+        return train_step(model, x, y, optimizers["d"], optimizers["g"], opts, step)
+
+    # ---- sampling and evaluation -----------------------------------------------------------
+    def sample(self, model, n, config, labels=None, seed=None):
+        if labels is not None and not self.conditional:
+            raise ValueError(f"{self.name} is not conditional: it takes no labels (use cgan or cdcgan)")
+        if seed is not None:
+            R.manual_seed(seed)
+        out = model.sample(int(n), labels) if self.conditional else model.sample(int(n))
+        out = out.numpy().astype(np.float32)
+        if len(model.data_shape) > 1:
+            out = np.clip(out, 0.0, 1.0)            # images: the data's own range, [0, 1]
+        return out
+
+    def evaluate(self, model, dataset, config):
+        if dataset.is_toy:
+            s = self.sample(model, N_TOY_SAMPLES, config)
+            if dataset.centers is not None:
+                from ...metrics import mode_coverage
+                cov = mode_coverage(s, dataset.centers, dataset.sigma)
+                return {"modes": cov["modes"], "high_quality": cov["high_quality"], "per_mode": cov["per_mode"]}
+            from ...metrics import fraction_on_manifold
+            radius = 0.1 if dataset.name == "moons" else 0.2
+            return {"on_manifold": fraction_on_manifold(s, dataset.x_train, radius)}
+        from ...metrics import classifier as C
+        from ...metrics import frechet_pca
+        n = N_IMAGE_SAMPLES
+        labels = np.arange(n) % dataset.num_classes if self.conditional else None
+        s = self.sample(model, n, config, labels)
+        metrics = {"frechet": float(frechet_pca(dataset.x_train, s)),
+                   "classifier_frechet": float(C.classifier_frechet(s, dataset)),
+                   "class_coverage": C.class_coverage(s, dataset)}
+        if self.conditional:
+            metrics["label_accuracy"] = C.label_accuracy(s, labels, dataset)
+        return metrics
+
+    def pictures(self, model, dataset, config, out_dir):
+        from .. import plots
+        path = os.path.join(out_dir, "samples.png")
+        if dataset.is_toy:
+            s = self.sample(model, N_TOY_SAMPLES, config)
+            radius = None if dataset.sigma is None else 3 * dataset.sigma
+            plots.save_scatter_2d(s, path, data=dataset.x_train[:5000], modes=dataset.centers,
+                                  mode_radius=radius, title=f"{self.name} samples over the data")
+            return
+        if self.conditional:
+            c = dataset.num_classes
+            labels = np.repeat(np.arange(c), 10)          # row k: ten samples of class k
+            plots.save_image_grid(self.sample(model, len(labels), config, labels), path, nrow=10,
+                                  title=f"{self.name}: one class per row")
+        else:
+            plots.save_image_grid(self.sample(model, 100, config), path, nrow=10, title=f"{self.name} samples")
+
+
+class GANRecipe(_GANFamily):
+    name = "gan"
+
+
+class CGANRecipe(_GANFamily):
+    name = "cgan"
+    conditional = True
+    datasets = IMAGE_DATASETS
+
+
+class DCGANRecipe(_GANFamily):
+    name = "dcgan"
+    conv = True
+    datasets = IMAGE_DATASETS
+
+
+class CDCGANRecipe(_GANFamily):
+    name = "cdcgan"
+    conv = True
+    conditional = True
+    datasets = IMAGE_DATASETS
