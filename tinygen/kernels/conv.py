@@ -18,7 +18,7 @@ a conv2d is then three plain 2-D GEMMs on contiguous operands::
 element of ``dx`` is the sum of the column entries that copied it, added in the order
 ``i`` then ``j`` (so the Numba kernel, the NumPy reference and the CuPy kernel agree bit for bit).
 
-The Numba kernels run in parallel over the (n, c) planes; each output element is written by
+The Numba kernels run in parallel over the (c, n) planes; each output element is written by
 exactly one iteration, so the result does not depend on the thread count.
 """
 from __future__ import annotations
@@ -111,46 +111,59 @@ def _check_cols(cols, rows, ncols):
 def im2col_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     """cols[(c*kh + i)*kw + j, (n*OH + oh)*OW + ow] = xpad[n, c, oh*sh + i, ow*sw + j].
 
-    Each (n, c) plane is copied into a zero-padded local plane; each (i, j) window is then a
-    plain 2-D strided view of it, copied with no bounds tests.
+    Each (n, c) plane is copied into a zero-padded local plane (flat, row length Wp); the
+    (i, j) window is then the gather ``plane[i*Wp + j + idx[t]]`` with the shared offsets
+    ``idx[oh*OW + ow] = oh*sh*Wp + ow*sw``: one loop over the OH*OW outputs, no bounds tests.
+    Iterations run channel-major, so each thread writes its column rows front to back.
     """
     N, C, H, W = x.shape
     P = OH * OW
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        pad = numpy.zeros((H + 2 * ph, W + 2 * pw), dtype=x.dtype)
-        pad[ph:ph + H, pw:pw + W] = x[n, c]
+    Hp = H + 2 * ph
+    Wp = W + 2 * pw
+    idx = numpy.empty(P, numpy.int64)
+    for oh in range(OH):
+        for ow in range(OW):
+            idx[oh * OW + ow] = oh * sh * Wp + ow * sw
+    for cn in prange(C * N):
+        c = cn // N
+        n = cn - c * N
+        plane = numpy.zeros(Hp * Wp, dtype=x.dtype)
+        plane.reshape((Hp, Wp))[ph:ph + H, pw:pw + W] = x[n, c]
         for i in range(kh):
             for j in range(kw):
-                dst = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P].reshape((OH, OW))
-                src = pad[i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
-                for oh in range(OH):
-                    for ow in range(OW):
-                        dst[oh, ow] = src[oh, ow]
+                dst = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                src = plane[i * Wp + j:]
+                for t in range(P):
+                    dst[t] = src[idx[t]]
 
 
 @kernel(parallel=True)
 def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     """dx[n, c] = interior of Σ_{i, j} (cols row (c, i, j) added into xpad[oh*sh + i, ow*sw + j]).
 
-    Accumulates in a zeroed local padded plane, i then j (the reference's order), then copies
-    the interior out; each (n, c) plane belongs to one iteration.
+    The adjoint of im2col_kernel's gather: a scatter-add into a zeroed local padded plane, i then
+    j (the reference's order), then the interior is copied out; each (n, c) plane belongs to one
+    iteration.
     """
     N, C, H, W = dx.shape
     P = OH * OW
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        pad = numpy.zeros((H + 2 * ph, W + 2 * pw), dtype=dx.dtype)
+    Hp = H + 2 * ph
+    Wp = W + 2 * pw
+    idx = numpy.empty(P, numpy.int64)
+    for oh in range(OH):
+        for ow in range(OW):
+            idx[oh * OW + ow] = oh * sh * Wp + ow * sw
+    for cn in prange(C * N):
+        c = cn // N
+        n = cn - c * N
+        plane = numpy.zeros(Hp * Wp, dtype=dx.dtype)
         for i in range(kh):
             for j in range(kw):
-                src = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P].reshape((OH, OW))
-                dst = pad[i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
-                for oh in range(OH):
-                    for ow in range(OW):
-                        dst[oh, ow] += src[oh, ow]
-        dx[n, c] = pad[ph:ph + H, pw:pw + W]
+                src = cols[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                dst = plane[i * Wp + j:]
+                for t in range(P):
+                    dst[idx[t]] += src[t]
+        dx[n, c] = plane.reshape((Hp, Wp))[ph:ph + H, pw:pw + W]
 
 
 # ----------------------------------------------------------------------------- CuPy kernels
