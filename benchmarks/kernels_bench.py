@@ -33,8 +33,8 @@ except Exception:  # torch is optional
     torch = None
 
 
-def _timeit(fns, repeat, warmup=2):
-    """Median seconds of each fn in ``fns`` (dict name -> callable), run round-robin."""
+def _timeit(fns, repeat, warmup=2, stat=statistics.median):
+    """``stat`` (median) seconds of each fn in ``fns`` (dict name -> callable), run round-robin."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -44,7 +44,7 @@ def _timeit(fns, repeat, warmup=2):
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: stat(v) for k, v in times.items()}
 
 
 def _fused(fn):
@@ -209,6 +209,9 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", default=None, help="run cases whose name contains these words")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--size", type=int, default=1_000_000, help="elements for elementwise cases")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="summary of the repeats (min shows what an idle machine reaches when a "
+                         "shared one keeps descheduling the worker threads)")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for Numba and PyTorch (default: Numba's default, the core count)")
     args = ap.parse_args(argv)
@@ -225,7 +228,7 @@ def main(argv=None):
     print(f"numba {status['numba']['version']} ({nthreads} threads, layer "
           f"{status['numba']['threading_layer']}), warm-up {status['warmup_seconds']} s; "
           f"torch {torch.__version__ if torch is not None else 'not installed'}; "
-          f"median of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{args.stat} of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rng = np.random.default_rng(0)
     header = (f"{'case':34s} {'shape':20s} {'numpy ms':>9s} {'fused ms':>9s} {'torch ms':>9s} "
               f"{'numpy/fused':>11s} {'fused/torch':>11s}")
@@ -235,7 +238,7 @@ def main(argv=None):
         for name, shape, fns in make(args.size, rng):
             if args.only and not any(w in name or w == cname for w in args.only):
                 continue
-            t = _timeit(fns, args.repeat)
+            t = _timeit(fns, args.repeat, stat=statistics.median if args.stat == "median" else min)
             tn, tf, tt = t.get("numpy"), t.get("fused"), t.get("torch")
             fmt = lambda v: f"{v * 1e3:9.3f}" if v is not None else f"{'-':>9s}"  # noqa: E731
             r1 = f"{tn / tf:11.2f}" if tn and tf else f"{'-':>11s}"

@@ -61,24 +61,15 @@ def test_same_bits_on_one_and_two_threads(case, dtype):
         assert a.tobytes() == b.tobytes() == c.tobytes()
 
 
-def test_reduction_does_not_depend_on_chunking_by_threads():
-    # the float64 sum is fixed by the chunk layout alone: recompute it by hand
-    from tinygen.kernels.losses import CHUNK
+def test_reductions_are_accurate_float64_sums():
+    # chunk sums in float64, added in chunk order: as close to the exact sum as float64 allows
+    import math
     x = _x(np.float64) * 0.1
     z = np.zeros_like(x)
-    partial = []
-    for lo in range(0, N, CHUNK):
-        d = x[lo:lo + CHUNK] ** 2
-        m8 = len(d) - len(d) % 8
-        acc = [0.0] * 8
-        for j in range(0, m8, 8):
-            for k in range(8):
-                acc[k] += d[j + k]
-        for j in range(m8, len(d)):
-            acc[0] += d[j]
-        partial.append(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])))
-    total = 0.0
-    for s in partial:
-        total += s
     with K.use_fused(True):
-        assert float(K.mse_forward(x, z, "sum")) == total
+        got = float(K.mse_forward(x, z, "sum"))
+        assert got == pytest.approx(math.fsum(x * x), rel=1e-14)
+        x32 = (_x(np.float32) * 3).astype(np.float32)
+        z32 = (x32 > 0).astype(np.float32)
+        losses = K.bce_logits_forward(x32, z32, "none").astype(np.float64)
+        assert float(K.bce_logits_forward(x32, z32, "sum")) == pytest.approx(math.fsum(losses), rel=1e-7)

@@ -140,11 +140,14 @@ def _sig_key(args):
 class _Jitted:
     """A Python function compiled by Numba on first use."""
 
-    def __init__(self, fn, *, parallel: bool, public: bool, contract: bool = False):
+    def __init__(self, fn, *, parallel: bool, public: bool, contract: bool = False,
+                 inline: bool = True, fastmath=None):
         self.py_func = fn
         self.name = fn.__name__
         self.parallel = parallel
         self.contract = contract
+        self.inline = inline
+        self.fastmath = set(fastmath or ())
         self.public = public
         self._dispatcher = None
         self._seen = {}          # signature key -> (signature text, seconds, from_cache)
@@ -176,9 +179,10 @@ class _Jitted:
                     clone.__qualname__ = fn.__qualname__
                     clone.__module__ = fn.__module__
                     clone.__doc__ = fn.__doc__
-                    opts = {} if self.public else {"inline": "always"}
-                    if self.contract:
-                        opts["fastmath"] = {"contract"}
+                    opts = {"inline": "always"} if not self.public and self.inline else {}
+                    flags = self.fastmath | ({"contract"} if self.contract else set())
+                    if flags:
+                        opts["fastmath"] = flags
                     disp = nb.njit(cache=True, parallel=self.parallel, error_model="numpy",
                                    **opts)(clone)
                     if self.dep_files:
@@ -279,9 +283,17 @@ def kernel(parallel: bool = True, contract: bool = False):
     return wrap
 
 
-def helper(fn):
-    """Decorator: a scalar function called from kernels (compiled with the kernel that calls it)."""
-    return _Jitted(fn, parallel=False, public=False)
+def helper(fn=None, *, inline: bool = True, fastmath=None):
+    """Decorator: a function called from kernels.
+
+    By default it is inlined into the calling kernel (Numba IR inlining, so LLVM can vectorise
+    the caller's loop through it) and takes the caller's fastmath flags. ``inline=False`` makes
+    it a separately compiled function, which may have its own ``fastmath`` flags (e.g.
+    ``{"reassoc"}`` for a vectorised sum whose order is then fixed by the compiled code).
+    """
+    def wrap(f):
+        return _Jitted(f, parallel=False, public=False, inline=inline, fastmath=fastmath)
+    return wrap(fn) if fn is not None else wrap
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -21,8 +21,10 @@ Numba kernels compute in float64, except BCE on float32 arrays, which uses float
 is still accumulated in float64.
 
 Deterministic parallel sum (Numba): the elements are cut into fixed chunks of ``CHUNK`` values;
-each chunk's float64 sum is computed with 8 interleaved accumulators combined pairwise; the chunk
-sums are then added in chunk order. None of this depends on the number of threads.
+each chunk's losses go to a small buffer whose float64 sum is computed by ``_chunk_sum`` (a loop
+LLVM may vectorise: its order is fixed by the compiled code); the chunk sums are then added in
+chunk order. None of this depends on the number of threads (CPUs with different vector widths
+may differ in the last bits).
 """
 from __future__ import annotations
 
@@ -99,24 +101,14 @@ def mse_backward_ref(x, z, g=1.0, scale=1.0, xp=None):
 
 # ----------------------------------------------------------------------------- Numba kernels
 
-@helper
-def _sum8(buf, m):
-    """float64 sum of buf[:m] with 8 interleaved accumulators, combined pairwise (fixed order)."""
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    nb = m // 8
-    for jj in range(nb):
-        j = jj * 8
-        a0 += buf[j]
-        a1 += buf[j + 1]
-        a2 += buf[j + 2]
-        a3 += buf[j + 3]
-        a4 += buf[j + 4]
-        a5 += buf[j + 5]
-        a6 += buf[j + 6]
-        a7 += buf[j + 7]
-    for j in range(nb * 8, m):
-        a0 += buf[j]
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+@helper(inline=False, fastmath={"reassoc"})
+def _chunk_sum(buf, m):
+    """float64 sum of buf[:m]. Reassociation is allowed here only, so LLVM vectorises it; the
+    order is then fixed by the compiled code and m, not by the thread count."""
+    total = 0.0
+    for j in range(m):
+        total += buf[j]
+    return total
 
 
 @kernel(parallel=True, contract=True)
@@ -138,7 +130,7 @@ def bce_forward_kernel(x, z, out, write_out):
             os = out[lo:lo + m]
             for j in range(m):
                 os[j] = buf[j]
-        partial[c] = _sum8(buf, m)
+        partial[c] = _chunk_sum(buf, m)
     total = 0.0
     for c in range(nchunks):
         total += partial[c]
@@ -177,7 +169,7 @@ def bce_forward_f32_kernel(x, z, out, write_out):
             for j in range(m):
                 v = xs[j]
                 buf[j] = max(v, zero) - v * zs[j] + flog1p01f(fexpf(-abs(v)))
-        partial[c] = _sum8(buf, m)
+        partial[c] = _chunk_sum(buf, m)
     total = 0.0
     for c in range(nchunks):
         total += partial[c]
@@ -212,7 +204,7 @@ def mse_forward_kernel(x, z, out, write_out):
             os = out[lo:lo + m]
             for j in range(m):
                 os[j] = buf[j]
-        partial[c] = _sum8(buf, m)
+        partial[c] = _chunk_sum(buf, m)
     total = 0.0
     for c in range(nchunks):
         total += partial[c]
