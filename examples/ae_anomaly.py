@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+import tinygen as tg
 from common import setup, train
 from tinygen.models import Autoencoder
 from tinygen.train import plots
@@ -34,6 +35,7 @@ def roc_auc(scores_pos, scores_neg):
 
 def run(anomaly, ds, epochs, out=None):
     (x_train, y_train), (x_test, y_test) = ds
+    tg.manual_seed(0)                               # each class's run stands on its own
     model = Autoencoder((8, 8), latent_dim=8, hidden=(128, 64))
     train(model, x_train[y_train != anomaly], epochs, name=f"AE without {anomaly}")
     err = model.reconstruction_error(x_test).numpy()

@@ -181,7 +181,7 @@ class _DataSpaceMixin:
         if t.dtype != p.dtype:
             t = t.astype(p.dtype)
         size = int(np.prod(self.input_shape))
-        if t.ndim == 0 or t.size % size != 0 or (t.ndim > 1 and int(np.prod(t.shape[1:])) != size):
+        if t.ndim == 0 or (t.ndim == 1 and t.size != size) or (t.ndim > 1 and int(np.prod(t.shape[1:])) != size):
             raise ValueError(f"{type(self).__name__}: {what} has shape {tuple(t.shape)}, expected "
                              f"(N, {', '.join(map(str, self.input_shape))}) or (N, {size})")
         n = t.shape[0] if t.ndim > 1 else 1
