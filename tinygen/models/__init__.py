@@ -20,15 +20,26 @@ _LAZY = {
     "VAE": ("vae",),
     "GAN": ("gan", "dcgan"),
     "ConditionalGAN": ("cgan", "gan", "dcgan"),
-    "DCGAN": ("dcgan", "gan"),
     "DDPM": ("ddpm",),
     "RealNVP": ("realnvp",),
 }
 
-__all__ = list(_LAZY)
+
+
+def _available():
+    out = []
+    for name in _LAZY:
+        try:
+            __getattr__(name)
+        except AttributeError:
+            continue
+        out.append(name)
+    return out
 
 
 def __getattr__(name):
+    if name == "__all__":          # `from tinygen.models import *`: the families that exist
+        return _available()
     if name not in _LAZY:
         raise AttributeError(f"module 'tinygen.models' has no attribute {name!r}")
     missing = []
