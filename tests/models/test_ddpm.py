@@ -249,3 +249,28 @@ def test_shapes_for_vectors_images_and_the_conv_net():
         m.loss(np.zeros((2, 64), dtype=np.float32))
     with pytest.raises(ValueError, match="net"):
         DDPM((2,), net="transformer")
+
+
+# ------------------------------------------------------------------------------- the command-line recipe
+
+def test_recipe_on_a_toy_writes_metrics_and_pictures(tmp_path):
+    from tinygen.train.trainer import Trainer, fit
+    m = fit("ddpm", "ring8", str(tmp_path), epochs=1, T=20, hidden=32, depth=2, quiet=True)
+    assert set(m) >= {"modes", "high_quality", "test_loss", "seconds"}
+    for f in ("checkpoint", "metrics.json", "samples.png", "trajectory.png", "history.csv"):
+        assert (tmp_path / f).exists(), f
+    tr = Trainer.load(str(tmp_path), quiet=True)
+    s = tr.sample(7)
+    assert s.shape == (7, 2) and s.dtype == np.float32
+    with pytest.raises(ValueError, match="not conditional"):
+        tr.sample(3, labels=np.zeros(3, dtype=np.int64))
+
+
+def test_recipe_on_digits_is_class_conditional(tmp_path):
+    from tinygen.train.trainer import Trainer, fit
+    m = fit("ddpm", "digits", str(tmp_path), epochs=1, T=10, hidden=32, depth=2, quiet=True)
+    assert {"frechet", "class_coverage", "label_accuracy", "frechet_conditional"} <= set(m)
+    assert (tmp_path / "denoising.png").exists()
+    tr = Trainer.load(str(tmp_path), quiet=True)
+    s = tr.sample(5, labels=np.full(5, 3))
+    assert s.shape == (5, 8, 8) and s.min() >= 0 and s.max() <= 1

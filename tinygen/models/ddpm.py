@@ -99,7 +99,8 @@ def timestep_embedding(t, dim, max_period=10000.0):
 # =============================================================================================
 
 class _Conditioning(Module):
-    """sinusoidal(t) → Linear → SiLU → Linear (+ label embedding): one vector per example."""
+    """sinusoidal(t) → Linear → SiLU → Linear (+ label embedding): one vector per example
+    (or a single row that broadcasts, when the whole batch shares t and y)."""
 
     def __init__(self, out_features, embed_dim, hidden, num_classes=None, dtype=None, device=None):
         super().__init__()
@@ -113,12 +114,22 @@ class _Conditioning(Module):
             self.label_emb.weight.data[...] *= 0.1
 
     def forward(self, t, y=None):
+        t = np.asarray(t, dtype=np.int64).reshape(-1)
+        if self.num_classes is not None and y is None:
+            y = np.full(len(t), self.num_classes, dtype=np.int64)
+        # Many examples share (t, y) while sampling: embed each distinct pair once, then gather.
+        key = t if y is None else t * (self.num_classes + 1) + np.asarray(y, dtype=np.int64)
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        if len(uniq) * 2 > len(t):
+            return self._embed(t, y)
+        e = self._embed(t[first], None if y is None else np.asarray(y)[first])
+        return e if len(uniq) == 1 else e[inverse]          # one row broadcasts over the batch
+
+    def _embed(self, t, y):
         w = self.fc1.weight
         emb = Tensor(backend.to_device(timestep_embedding(t, self.embed_dim).astype(w.dtype), w.device))
         h = self.fc1(emb)
         if self.num_classes is not None:
-            if y is None:
-                y = np.full(len(t), self.num_classes, dtype=np.int64)
             h = h + self.label_emb(y)
         return self.fc2(F.silu(h))
 
