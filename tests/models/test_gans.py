@@ -9,7 +9,7 @@ import tinygen as tg
 import tinygen.losses as L
 from tinygen.data import load_digits, toy_2d, toy_modes
 from tinygen.metrics import mode_coverage
-from tinygen.models.cgan import ConditionalGAN
+from tinygen.models.cgan import ConditionalGAN, SelfConditionedGAN, kmeans
 from tinygen.models.dcgan import ConditionalDCGAN, DCGAN
 from tinygen.models.gan import GAN, pack_examples
 from tinygen.models.gan_tricks import GANOptions, add_instance_noise, grad_norm, make_optimizers, train_step
@@ -254,6 +254,82 @@ def test_dcgan_shapes_and_conditional_step():
         st = train_step(m, x, d.y_train[:16], opts["d"], opts["g"], o, 0)
         assert np.isfinite(st["d_loss"]) and np.isfinite(st["g_loss"])
     assert not DCGAN((8, 8), loss="wgan-gp").d_batch_norm        # no batch norm in a GP critic
+
+
+def test_r1_penalty_goes_through_double_backward():
+    tg.manual_seed(2)
+    m = GAN((2,), latent_dim=2, hidden=(6,))
+    m.to(tg.float64)
+    real = tg.Tensor(np.random.default_rng(0).normal(size=(5, 2)), dtype=tg.float64)
+    fake = tg.Tensor(np.random.default_rng(1).normal(size=(5, 2)), dtype=tg.float64)
+    plain, _, _ = m.d_loss(real, fake)
+    reg, _, _ = m.d_loss(real, fake, r1=2.0)
+    x = real.detach().requires_grad_(True)
+    (gx,) = tg.grad(m.discriminate(x).sum(), x)
+    np.testing.assert_allclose(reg.item() - plain.item(), (gx.numpy() ** 2).sum(1).mean(), rtol=1e-10)
+    w = m.discriminator[0].weight
+    (g_plain,) = tg.grad(plain, [w])
+    (g_reg,) = tg.grad(reg, [w])
+    assert np.abs(g_reg.numpy() - g_plain.numpy()).max() > 1e-6     # the penalty reaches D's weights
+
+
+def test_truncation_trick_bounds_the_latent():
+    m = _small_gan()
+    z = m.sample_latent(4000, truncation=0.5).numpy()
+    assert np.abs(z).max() <= 0.5 and z.std() > 0.2
+    assert np.abs(m.sample_latent(4000).numpy()).max() > 2.5
+
+
+def test_density_truncation_matches_change_of_variables_and_rejects_low_density():
+    tg.manual_seed(4)
+    m = GAN((2,), latent_dim=2, hidden=(32, 32), scale=2.0)
+    m.to(tg.float64)
+    z = m.sample_latent(6).numpy().astype(np.float64)
+
+    def g(zz):
+        with tg.no_grad():
+            return m.to_data_space(m.generate(tg.Tensor(zz))).numpy()
+
+    eps = 1e-6                                  # ReLU G: piecewise linear, small steps stay on a piece
+    jac = np.stack([(g(z + eps * e) - g(z - eps * e)) / (2 * eps) for e in np.eye(2)], axis=2)
+    expect = -0.5 * (z * z).sum(1) - np.log(2 * np.pi) - np.log(np.abs(np.linalg.det(jac)))
+    np.testing.assert_allclose(m.log_density(z), expect, rtol=1e-6)
+    thr = m.calibrate_truncation(0.3, n=4000)
+    tg.manual_seed(5)
+    s = m.sample(500).numpy()
+    assert s.shape == (500, 2)
+    # every kept sample has log p_G ≥ threshold, and a share of fresh draws does not
+    zs = m.sample_latent(2000)
+    assert np.mean(m.log_density(zs) < thr) == pytest.approx(0.3, abs=0.05)
+    m.calibrate_truncation(0.0)
+    assert not np.isfinite(m.density_threshold.item())
+
+
+def test_self_conditioned_gan_clusters_assigns_and_samples():
+    x = toy_2d("grid25", 3000, 0)
+    c, lab = kmeans(x, 25, seed=0)
+    centers, _ = toy_modes("grid25")
+    assert np.abs(np.sort(c, axis=0) - np.sort(centers, axis=0)).max() < 0.1      # one cluster per mode
+    m = SelfConditionedGAN((2,), clusters=30, hidden=(16,), shift=x.mean(0), scale=float(x.std()))
+    m.fit_clusters(x, seed=0)
+    w = m.cluster_weights.numpy()
+    assert w.shape == (30,) and w.sum() == pytest.approx(1.0) and w.min() > 0
+    real = m.to_model_space(x[:64])
+    lab = m.training_labels(real, None)
+    d = ((real.numpy()[:, None, :] - m.centroids.numpy()[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(lab, d.argmin(1))                             # nearest centroid
+    assert m.sample(50).shape == (50, 2)
+    with pytest.raises(ValueError, match="unconditional"):
+        m.sample(5, 3)
+    # clusters are drawn by their share of the data
+    tg.manual_seed(0)
+    drawn = m._sample_labels(None, 20000)
+    np.testing.assert_allclose(np.bincount(drawn, minlength=30) / 20000, w, atol=0.01)
+    o = GANOptions()
+    opts = make_optimizers(m, o)
+    st = train_step(m, x[:64], None, opts["d"], opts["g"], o, 0)
+    assert np.isfinite(st["d_loss"])
+    assert {"centroids", "cluster_weights"} <= set(m.state_dict())
 
 
 def test_short_ring8_run_improves_mode_coverage():

@@ -152,3 +152,96 @@ class _CondMLP(nn.Module):
 
     def forward(self, v, labels):
         return self.net(cat([v, self.code(labels, v)], axis=1))
+
+
+# ---------------------------------------------------------------------------- self-conditioning
+
+def kmeans(x, k, seed=0, iters=50):
+    """k-means with k-means++ seeding (NumPy, its own generator): returns (centroids (k, D),
+    labels (N,)). Empty clusters are re-seeded at the point farthest from its centroid."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    rng = np.random.default_rng(seed)
+    k = min(int(k), len(x))
+    c = [x[rng.integers(len(x))]]
+    d2 = ((x - c[0]) ** 2).sum(1)
+    for _ in range(1, k):                      # k-means++: next centre ∝ squared distance
+        c.append(x[rng.choice(len(x), p=d2 / d2.sum())] if d2.sum() > 0 else x[rng.integers(len(x))])
+        d2 = np.minimum(d2, ((x - c[-1]) ** 2).sum(1))
+    c = np.array(c)
+    for _ in range(iters):
+        dist = (x * x).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * x @ c.T
+        lab = dist.argmin(1)
+        new = np.array([x[lab == j].mean(0) if np.any(lab == j) else c[j] for j in range(k)])
+        empty = [j for j in range(k) if not np.any(lab == j)]
+        for j in empty:
+            new[j] = x[dist[np.arange(len(x)), lab].argmax()]
+        if np.allclose(new, c):
+            break
+        c = new
+    dist = (x * x).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * x @ c.T
+    return c, dist.argmin(1)
+
+
+class SelfConditionedGAN(ConditionalGAN):
+    """An unconditional GAN that conditions both players on clusters of the data it finds itself
+    (self-conditioned GAN, Liu et al. 2020), a remedy for mode collapse beyond the seeds' tips.
+
+    ``fit_clusters(x)`` runs k-means on the training data (in model space) once. During training
+    each real example gets its nearest cluster as its label and fakes are drawn for the same
+    labels, so the game is a cGAN on pseudo-labels; sampling draws the cluster from its share of
+    the training data, then G(z, cluster). Every cluster holds data, so D punishes a G that drops
+    one, and with more clusters than modes each G(·, k) has a single mode to produce -- no gap to
+    bridge. Users pass no labels: ``sample(n)`` as for :class:`tinygen.models.gan.GAN`.
+
+    Args: ``clusters`` (k), and those of :class:`ConditionalGAN` (defaults here are the 2-D toy
+    ones: 2-d noise, ReLU MLPs, linear output, data in its own coordinates).
+    """
+
+    conditional = False
+
+    def __init__(self, data_shape=(2,), clusters=50, latent_dim=2, hidden=(256, 256), g_activation="relu",
+                 d_activation="relu", out_activation=None, shift=0.0, scale=1.0, **kwargs):
+        super().__init__(data_shape, num_classes=clusters, latent_dim=latent_dim, hidden=hidden,
+                         g_activation=g_activation, d_activation=d_activation, out_activation=out_activation,
+                         shift=shift, scale=scale, **kwargs)
+        self.clusters = int(clusters)
+        self.register_buffer("centroids", Tensor(np.zeros((self.clusters, self.data_dim), np.float32)))
+        self.register_buffer("cluster_weights", Tensor(np.full(self.clusters, 1.0 / self.clusters, np.float32)))
+
+    def fit_clusters(self, x, seed=0):
+        """k-means on data ``x`` (data coordinates); sets ``centroids`` and ``cluster_weights``."""
+        xm = self.to_model_space(x).numpy().reshape(len(x), -1)
+        c, lab = kmeans(xm, self.clusters, seed)
+        cent = np.zeros((self.clusters, self.data_dim), np.float32)
+        cent[:len(c)] = c
+        w = np.bincount(lab, minlength=self.clusters).astype(np.float64)
+        self.centroids.data[...] = backend_array(cent, self.centroids.data)
+        self.cluster_weights.data[...] = backend_array((w / w.sum()).astype(np.float32), self.centroids.data)
+        return self
+
+    def assign(self, x_model):
+        """Nearest-centroid cluster of model-space examples (NumPy int64)."""
+        xm = (x_model.numpy() if isinstance(x_model, Tensor) else np.asarray(x_model)).reshape(len(x_model), -1)
+        c = self.centroids.numpy()
+        dist = (xm * xm).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * xm @ c.T
+        return dist.argmin(1).astype(np.int64)
+
+    def training_labels(self, real, labels=None):
+        return self.assign(real)
+
+    def _sample_labels(self, labels, n):
+        if labels is not None:
+            raise ValueError("SelfConditionedGAN is unconditional: sample(n) takes no labels")
+        from ..random import generator
+        w = self.cluster_weights.numpy().astype(np.float64)
+        return generator("cpu").choice(self.clusters, size=int(n), p=w / w.sum()).astype(np.int64)
+
+    def sample(self, n, labels=None, ema=True):
+        """n samples: a cluster drawn by its share of the data, then G(z, cluster)."""
+        return AdversarialModel.sample(self, n, labels, ema)
+
+
+def backend_array(a, like):
+    """NumPy array ``a`` on the device of array ``like``."""
+    from .. import backend
+    return backend.to_device(a, backend.device_of(like))

@@ -113,6 +113,10 @@ class AdversarialModel(nn.Module):
         # data = model · scale + shift (per feature or scalar), stored so checkpoints carry them
         self.register_buffer("shift", Tensor(np.broadcast_to(np.asarray(shift, np.float32), self.data_shape).copy()))
         self.register_buffer("scale", Tensor(np.broadcast_to(np.asarray(scale, np.float32), self.data_shape).copy()))
+        # sampling-time truncations (both off by default): the truncation trick's ψ (see
+        # sample_latent) and the log-density threshold of the D-free density truncation
+        self.register_buffer("truncation", Tensor(np.array(0.0, np.float32)))
+        self.register_buffer("density_threshold", Tensor(np.array(-np.inf, np.float32)))
         self.generator_ema = None
 
     # ------------------------------------------------------------------ spaces
@@ -124,10 +128,21 @@ class AdversarialModel(nn.Module):
     def to_data_space(self, x):
         return x * self.scale + self.shift
 
-    def sample_latent(self, n):
-        """z ~ N(0, I), shape (n, latent_dim), from tinygen's seeded generator."""
+    def sample_latent(self, n, truncation=0.0):
+        """z ~ N(0, I), shape (n, latent_dim), from tinygen's seeded generator.
+
+        ``truncation`` ψ > 0: the truncation trick (Brock et al. 2019), every coordinate with
+        |zᵢ| > ψ is drawn again, trading diversity for typical, cleaner samples. Only sampling
+        uses it; training always draws from the full prior.
+        """
         dev = self.shift.device
-        return Tensor(normal_array((int(n), self.latent_dim), np.float32, dev), device=dev)
+        z = normal_array((int(n), self.latent_dim), np.float32, "cpu")
+        if truncation > 0:
+            bad = np.abs(z) > truncation
+            while bad.any():
+                z[bad] = normal_array((int(bad.sum()),), np.float32, "cpu")
+                bad = np.abs(z) > truncation
+        return Tensor(z, device=dev)
 
     # ------------------------------------------------------------------ the two players
     def generate(self, z, labels=None, ema=False):
@@ -135,6 +150,11 @@ class AdversarialModel(nn.Module):
 
     def _d_input(self, x, labels=None):
         return x
+
+    def training_labels(self, real, labels=None):
+        """The labels D and G play with for a (model-space) real batch: the data's own labels for
+        conditional models, none otherwise (self-conditioned models compute their own)."""
+        return labels if self.conditional else None
 
     def discriminate(self, x, labels=None):
         """D's logits (scores, for wgan-gp and hinge) for model-space examples x: one per group of
@@ -190,7 +210,7 @@ class AdversarialModel(nn.Module):
         """The game's value as the discriminator's loss −V(D, G) on a data batch x (fresh noise):
         D minimises it, G (minimax form) maximises it. The training loop uses d_loss and g_loss."""
         real = self.to_model_space(x)
-        labels = y if self.conditional else None
+        labels = self.training_labels(real, y)
         fake = self.generate(self.sample_latent(real.shape[0]), labels)
         return self.d_loss(real, fake, labels)[0]
 
@@ -217,14 +237,82 @@ class AdversarialModel(nn.Module):
         for be, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
             be.data[...] = b.data
 
-    # ------------------------------------------------------------------ sampling
-    @no_grad()
-    def sample(self, n, labels=None, ema=True):
-        """n examples in the data's own space and shape (the EMA generator when there is one)."""
+    # ------------------------------------------------------------------ density truncation
+    # When z and x have the same dimension, G is (almost everywhere) a local diffeomorphism and
+    # the change-of-variables formula gives the density the generator itself assigns to a sample:
+    #     log p_G(G(z)) = log N(z; 0, I) − log |det ∂G/∂z|     (one preimage; folds add others)
+    # A G that must cover separated modes from a connected latent space stretches the latent
+    # regions between modes over the gaps: the samples that land there have a large |det J| and
+    # a low density. Rejecting samples below a density threshold is a truncation that needs only
+    # G (no discriminator): the analogue, for multimodal data, of the truncation trick's "stay
+    # where the latent density is high".
+    def _data_dim(self):
+        return int(np.prod(self.data_shape))
+
+    def log_density(self, z, labels=None, ema=True):
+        """log p_G(G(z)) in data coordinates by change of variables (latent_dim == data
+        dimension only), a NumPy array (n,)."""
+        d = self._data_dim()
+        if self.latent_dim != d:
+            raise ValueError(f"log_density needs latent_dim == data dimension, got {self.latent_dim} and {d}")
         was = self.training
         self.eval()
         try:
-            x = self.generate(self.sample_latent(n), labels, ema=ema)
+            zt = Tensor(np.asarray(z.numpy() if isinstance(z, Tensor) else z, dtype=self.shift.dtype),
+                        device=self.shift.device).requires_grad_(True)
+            with enable_grad():
+                x = self.generate(zt, labels, ema=ema).reshape(zt.shape[0], d)
+                rows = [grad(x[:, i].sum(), zt, retain_graph=i < d - 1)[0].numpy() for i in range(d)]
+        finally:
+            self.train(was)
+        jac = np.stack(rows, axis=1).astype(np.float64)                          # (n, out, in)
+        jac = jac * self.scale.numpy().reshape(1, -1, 1).astype(np.float64)      # data coordinates
+        _, logdet = np.linalg.slogdet(jac)
+        zz = zt.numpy().astype(np.float64)
+        return -0.5 * (zz * zz).sum(axis=1) - 0.5 * d * np.log(2 * np.pi) - logdet
+
+    def calibrate_truncation(self, quantile, n=20000):
+        """Set the density threshold to the ``quantile`` of log p_G over n fresh samples, so that
+        ``sample`` rejects that share of what G draws; 0 turns the density truncation off.
+        Returns the threshold."""
+        if quantile <= 0:
+            self.density_threshold.data[...] = -np.inf
+            return float("-inf")
+        logp = self.log_density(self.sample_latent(n), self._sample_labels(None, n))
+        thr = float(np.quantile(logp[np.isfinite(logp)], quantile))
+        self.density_threshold.data[...] = thr
+        return thr
+
+    # ------------------------------------------------------------------ sampling
+    def _sample_labels(self, labels, n):
+        return labels
+
+    @no_grad()
+    def sample(self, n, labels=None, ema=True):
+        """n examples in the data's own space and shape, from the EMA generator when there is one,
+        with the truncation trick (``truncation`` ψ > 0) and the density truncation (a calibrated
+        ``density_threshold``) when set."""
+        n = int(n)
+        labels = self._sample_labels(labels, n)
+        psi = float(self.truncation.numpy())
+        thr = float(self.density_threshold.numpy())
+        if np.isfinite(thr):            # rejection, slot by slot: each keeps its requested label
+            z_out = self.sample_latent(n, psi).numpy()
+            pending = np.arange(n)
+            for _ in range(200):
+                lz = None if labels is None else labels[pending]
+                ok = self.log_density(z_out[pending], lz, ema) >= thr
+                pending = pending[~ok]
+                if not len(pending):
+                    break
+                z_out[pending] = self.sample_latent(len(pending), psi).numpy()
+            z = Tensor(z_out, device=self.shift.device)
+        else:
+            z = self.sample_latent(n, psi)
+        was = self.training
+        self.eval()
+        try:
+            x = self.generate(z, labels, ema=ema)
         finally:
             self.train(was)
         return self.to_data_space(x)
@@ -261,8 +349,6 @@ class GAN(AdversarialModel):
         self._g_kw = dict(activation=g_activation, out_activation=out_activation, batch_norm=g_batch_norm)
         self.generator = self._make_generator()
         self.discriminator = mlp((self.data_dim * self.pack,) + self.d_hidden + (1,), d_activation)
-        # log-density threshold of the D-free truncation (−inf: off), see calibrate_truncation
-        self.register_buffer("density_threshold", Tensor(np.array(-np.inf, np.float32)))
 
     def _make_generator(self):
         return mlp((self.latent_dim,) + self.hidden + (self.data_dim,), **self._g_kw)
@@ -274,71 +360,3 @@ class GAN(AdversarialModel):
 
     def _d_input(self, x, labels=None):
         return x.reshape(x.shape[0], -1)
-
-    # ------------------------------------------------------------------ density truncation
-    # When z and x have the same dimension, G is (almost everywhere) a local diffeomorphism and
-    # the change-of-variables formula gives the density the generator itself assigns to a sample:
-    #     log p_G(G(z)) = log N(z; 0, I) − log |det ∂G/∂z|     (one preimage; folds add others)
-    # A G that must cover separated modes from a connected latent space stretches the latent
-    # regions between modes over the gaps: the samples that land there have a large |det J| and
-    # a low density. Rejecting samples below a density threshold is a truncation that needs only
-    # G (no discriminator), the analogue for mixtures of the truncation trick's "stay where the
-    # latent density is high".
-    def log_density(self, z, ema=True):
-        """log p_G(G(z)) by change of variables (latent_dim == data_dim only), NumPy (n,)."""
-        if self.latent_dim != self.data_dim:
-            raise ValueError(f"log_density needs latent_dim == data dimension, got {self.latent_dim} "
-                             f"and {self.data_dim}")
-        g = self.generator_ema if (ema and self.generator_ema is not None) else self.generator
-        was = g.training
-        g.eval()
-        try:
-            zt = Tensor(z.numpy() if isinstance(z, Tensor) else np.asarray(z, np.float32),
-                        device=self.shift.device).requires_grad_(True)
-            with enable_grad():
-                x = g(zt)
-                rows = [grad(x[:, i].sum(), zt, retain_graph=i < self.data_dim - 1)[0].numpy()
-                        for i in range(self.data_dim)]
-        finally:
-            g.train(was)
-        jac = np.stack(rows, axis=1).astype(np.float64)                 # (n, out, in)
-        jac = jac * self.scale.numpy().reshape(1, -1, 1).astype(np.float64)   # data coordinates
-        _, logdet = np.linalg.slogdet(jac)
-        zz = zt.numpy().astype(np.float64)
-        return -0.5 * (zz * zz).sum(axis=1) - 0.5 * self.latent_dim * np.log(2 * np.pi) - logdet
-
-    @no_grad()
-    def calibrate_truncation(self, quantile, n=20000):
-        """Set the density threshold to the ``quantile`` of log p_G over n fresh samples (the
-        share of samples ``sample(..., truncate=True)`` will reject); 0 turns truncation off."""
-        if quantile <= 0:
-            self.density_threshold.data[...] = -np.inf
-            return float("-inf")
-        logp = self.log_density(self.sample_latent(n))
-        thr = float(np.quantile(logp[np.isfinite(logp)], quantile))
-        self.density_threshold.data[...] = thr
-        return thr
-
-    @no_grad()
-    def sample(self, n, labels=None, ema=True, truncate=True):
-        """n samples in data space; with a calibrated threshold (``calibrate_truncation``) and
-        ``truncate``, samples whose model density is below it are rejected and redrawn."""
-        thr = float(self.density_threshold.numpy())
-        if not truncate or not np.isfinite(thr) or self.latent_dim != self.data_dim:
-            return super().sample(n, labels, ema)
-        keep, have = [], 0
-        for _ in range(100):
-            z = self.sample_latent(max(64, int(1.3 * (n - have)) + 16))
-            zk = z.numpy()[self.log_density(z, ema) >= thr]
-            keep.append(zk)
-            have += len(zk)
-            if have >= n:
-                break
-        z = Tensor(np.concatenate(keep)[:n], device=self.shift.device)
-        was = self.training
-        self.eval()
-        try:
-            x = self.generate(z, ema=ema)
-        finally:
-            self.train(was)
-        return self.to_data_space(x)

@@ -167,8 +167,7 @@ def train_step(model, real, labels, opt_d, opt_g, options: GANOptions, step: int
     if n != real.shape[0]:
         real = real[:n]
         labels = None if labels is None else labels[:n]
-    if not model.conditional:
-        labels = None
+    labels = model.training_labels(real, labels)
     sigma = options.noise_std(step)
     f = options.lr_factor(step)
     if options.lr_decay_steps > 0:

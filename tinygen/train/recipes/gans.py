@@ -49,6 +49,12 @@ OPTION_HELP = {
     "lr_decay": "1: learning rates fall linearly to lr_final x their value over the run",
     "lr_final": "final learning-rate factor with lr_decay",
     "gp_weight": "wgan-gp: weight of the gradient penalty",
+    "r1": "weight of the R1 penalty on D's gradient at real data (0: off)",
+    "clusters": "self-conditioning: G and D are conditioned on this many k-means clusters of the data "
+                "(0: a plain GAN)",
+    "truncation": "sampling: the truncation trick's psi, |z_i| <= psi (0: off)",
+    "density_truncation": "sampling, latent_dim = data dim: reject this share of samples with the lowest "
+                          "density under G (change of variables; 0: off)",
 }
 
 
@@ -78,29 +84,34 @@ class _GANFamily(Recipe):
     # ---- defaults ----------------------------------------------------------------------------
     def defaults(self, dataset):
         name = _name(dataset)
-        common = {"seed": 0, "loss": "nonsaturating", "beta1": 0.5, "n_critic": 1, "n_gen": 1,
-                  "label_smoothing": 0.0, "instance_noise": 0.0, "noise_anneal": 0.5, "pack": 1,
-                  "ema": 0.0, "lr_decay": 0, "lr_final": 0.1, "gp_weight": 10.0, "lr_d": None, "lr_g": None}
+        cfg = {"seed": 0, "loss": "nonsaturating", "beta1": 0.5, "lr_d": None, "lr_g": None, "n_critic": 1,
+               "n_gen": 1, "label_smoothing": 0.0, "instance_noise": 0.0, "noise_anneal": 0.5, "pack": 1,
+               "g_batch_norm": 0, "ema": 0.0, "lr_decay": 0, "lr_final": 0.1, "gp_weight": 10.0, "r1": 0.0,
+               "truncation": 0.0, "density_truncation": 0.0}
         if name in TOY_DATASETS:
-            cfg = dict(common, epochs=64, batch_size=256, lr=1e-3, latent_dim=2, hidden=[256, 256],
-                       g_batch_norm=0)
+            # the anchor's networks, self-conditioned on 50 k-means clusters of the data (no mode
+            # can be dropped), 100 epochs ≈ 7,800 steps with the learning rate falling to 1 %
+            cfg.update(epochs=100, batch_size=256, lr=1e-3, latent_dim=2, hidden=[256, 256], clusters=50,
+                       ema=0.99, lr_decay=1, lr_final=0.01)
             return cfg
         small = name == "digits"
-        cfg = dict(common, epochs=200 if small else 20, batch_size=64 if small else 128, lr=2e-4,
-                   latent_dim=32 if small else 64, g_batch_norm=0)
+        cfg.update(epochs=200 if small else 20, batch_size=64 if small else 128, lr=2e-4,
+                   latent_dim=32 if small else 64, clusters=0)
         if self.conv:
-            cfg.update(g_width=128 if small else 128, d_width=64, g_batch_norm=1)
+            cfg.update(g_width=128, d_width=64, g_batch_norm=1)
         else:
             cfg.update(hidden=[256, 256] if small else [512, 512])
         if self.conditional:
             cfg["conditioning"] = "onehot"
+            del cfg["clusters"]
         return cfg
 
     # ---- model and optimizers ----------------------------------------------------------------
     def _data_kwargs(self, dataset):
-        if dataset.is_toy:
-            return {"shift": 0.0, "scale": 1.0}
-        return {"shift": 0.5, "scale": 0.5}
+        if dataset.is_toy:       # centred, unit overall standard deviation
+            x = np.asarray(dataset.x_train, np.float64)
+            return {"shift": x.mean(axis=0), "scale": float(x.std())}
+        return {"shift": 0.5, "scale": 0.5}     # [0, 1] pixels ↔ G's tanh range [−1, 1]
 
     def build(self, dataset, config):
         self._steps_per_epoch = max(1, math.ceil(len(dataset.x_train) / int(config["batch_size"])))
@@ -108,7 +119,10 @@ class _GANFamily(Recipe):
         kw = dict(latent_dim=int(config["latent_dim"]), loss=str(config["loss"]), pack=int(config["pack"]),
                   gp_weight=float(config["gp_weight"]), **self._data_kwargs(dataset))
         shape = tuple(dataset.data_shape)
+        clusters = 0 if self.conditional else int(config.get("clusters") or 0)
         if self.conv:
+            if clusters:
+                raise ValueError(f"{self.name}: clusters (self-conditioning) is an MLP option; use gan")
             from ...models.dcgan import DCGAN, ConditionalDCGAN
             kw.update(g_width=int(config["g_width"]), d_width=int(config["d_width"]),
                       g_batch_norm=_bool(config["g_batch_norm"]))
@@ -117,19 +131,24 @@ class _GANFamily(Recipe):
                                          conditioning=str(config["conditioning"]), **kw)
             else:
                 model = DCGAN(shape, **kw)
-        elif self.conditional:
-            from ...models.cgan import ConditionalGAN
-            model = ConditionalGAN(shape, num_classes=dataset.num_classes, hidden=_ints(config["hidden"]),
-                                   conditioning=str(config["conditioning"]),
-                                   g_batch_norm=_bool(config["g_batch_norm"]), **kw)
         else:
-            from ...models.gan import GAN
             act = "relu" if dataset.is_toy else "leaky_relu"
-            model = GAN(shape, hidden=_ints(config["hidden"]), g_activation=act, d_activation=act,
-                        out_activation=None if dataset.is_toy else "tanh",
-                        g_batch_norm=_bool(config["g_batch_norm"]), **kw)
+            kw.update(hidden=_ints(config["hidden"]), g_activation=act, d_activation=act,
+                      out_activation=None if dataset.is_toy else "tanh", g_batch_norm=_bool(config["g_batch_norm"]))
+            if self.conditional:
+                from ...models.cgan import ConditionalGAN
+                model = ConditionalGAN(shape, num_classes=dataset.num_classes,
+                                       conditioning=str(config["conditioning"]), **kw)
+            elif clusters:
+                from ...models.cgan import SelfConditionedGAN
+                model = SelfConditionedGAN(shape, clusters=clusters, **kw)
+                model.fit_clusters(dataset.x_train, seed=int(config.get("seed") or 0))
+            else:
+                from ...models.gan import GAN
+                model = GAN(shape, **kw)
         if float(config.get("ema") or 0) > 0:
             model.enable_ema()
+        model.truncation.data[...] = float(config.get("truncation") or 0.0)
         return model
 
     def options(self, config):
@@ -142,7 +161,8 @@ class _GANFamily(Recipe):
             betas=(float(config["beta1"]), 0.999), n_critic=int(config["n_critic"]), n_gen=int(config["n_gen"]),
             label_smoothing=float(config["label_smoothing"]), instance_noise=float(config["instance_noise"]),
             noise_anneal_steps=int(round(float(config["noise_anneal"]) * total)), ema=float(config["ema"]),
-            lr_decay_steps=total if _bool(config["lr_decay"]) else 0, lr_final=float(config["lr_final"]))
+            lr_decay_steps=total if _bool(config["lr_decay"]) else 0, lr_final=float(config["lr_final"]),
+            r1=float(config.get("r1") or 0.0))
 
     def make_optimizers(self, model, config):
         from ...models.gan_tricks import make_optimizers
@@ -150,13 +170,22 @@ class _GANFamily(Recipe):
 
     def train_step(self, model, batch, optimizers, config, step):
         from ...models.gan_tricks import train_step
-        opts = getattr(self, "_options", None)
-        if opts is None or getattr(self, "_options_for", None) is not config:
-            opts = self._options = self.options(config)
-            self._options_for = config
+        if getattr(self, "_options_for", None) is not config:
+            self._options, self._options_for = self.options(config), config
         x = batch[0]
         y = batch[1] if self.conditional and len(batch) > 1 else None
-        return train_step(model, x, y, optimizers["d"], optimizers["g"], opts, step)
+        return train_step(model, x, y, optimizers["d"], optimizers["g"], self._options, step)
+
+    def end_of_epoch(self, model, optimizers, config, epoch):
+        # the density truncation's threshold is a quantile of the trained G's densities: set it
+        # once training ends (epoch may count from 0 or 1: the last two calls both qualify)
+        if epoch >= int(config["epochs"]) - 1:
+            self._calibrate(model, config)
+
+    def _calibrate(self, model, config):
+        q = float(config.get("density_truncation") or 0.0)
+        if q > 0 and model.latent_dim == model._data_dim():
+            model.calibrate_truncation(q)
 
     # ---- sampling and evaluation -----------------------------------------------------------
     def sample(self, model, n, config, labels=None, seed=None):
