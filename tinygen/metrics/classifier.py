@@ -174,6 +174,16 @@ def train_classifier(dataset, seed=0, verbose=False, **overrides):
     steps = cfg["epochs"] * math.ceil(n / bs)
     step = 0
     clf.module.train()
+    from ..autograd.grad_mode import enable_grad
+    with enable_grad():                        # callers may be inside tg.no_grad() (evaluation)
+        _fit(clf, opt, x, y, n, bs, steps, cfg, rng, L, Tensor, verbose)
+    clf.test_accuracy = float(np.mean(clf.predict(ds.x_test) == ds.y_test))
+    return clf
+
+
+def _fit(clf, opt, x, y, n, bs, steps, cfg, rng, L, Tensor, verbose):
+    """The classifier's training loop: Adam(W), cross-entropy, shifted images, cosine lr."""
+    step = 0
     for epoch in range(cfg["epochs"]):
         order = rng.permutation(n)
         for s in range(0, n, bs):
@@ -188,8 +198,6 @@ def train_classifier(dataset, seed=0, verbose=False, **overrides):
             step += 1
         if verbose:
             print(f"classifier epoch {epoch + 1}: loss {loss.item():.4f}")
-    clf.test_accuracy = float(np.mean(clf.predict(ds.x_test) == ds.y_test))
-    return clf
 
 
 def digit_classifier(dataset="digits", data_dir=None, retrain=False, verbose=False):
