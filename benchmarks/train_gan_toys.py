@@ -99,36 +99,17 @@ def tinygen_anchor(data, seed):
 
 
 def run_recipe(model_name, data, seed, overrides=None, verbose=False):
-    """Train with the recipe's defaults as ``tinygen train`` does; returns (metrics, model, recipe)."""
-    import tinygen as tg
-    from tinygen.data import DataLoader, load_dataset
-    from tinygen.train.recipes import get
-    recipe = get(model_name)
+    """Train with the recipe's defaults through the Trainer, as ``tinygen train`` does (no output
+    folder); returns (metrics, model, recipe)."""
+    from tinygen.data import load_dataset
+    from tinygen.train.trainer import Trainer
     ds = load_dataset(data, seed=seed)
-    cfg = recipe.defaults(ds)
-    cfg["seed"] = seed
-    cfg.update(overrides or {})
-    tg.manual_seed(seed)
-    model = recipe.build(ds, cfg)
-    opts = recipe.make_optimizers(model, cfg)
-    arrays = (ds.x_train, ds.y_train) if recipe.conditional else (ds.x_train,)
-    loader = DataLoader(arrays, batch_size=int(cfg["batch_size"]), shuffle=True, seed=seed, drop_last=True)
-    step = 0
-    t0 = time.perf_counter()
-    for epoch in range(int(cfg["epochs"])):
-        for batch in loader:
-            batch = batch if isinstance(batch, tuple) else (batch,)
-            stats = recipe.train_step(model, batch, opts, cfg, step)
-            step += 1
-        recipe.end_of_epoch(model, opts, cfg, epoch)
-        if verbose and (epoch + 1) % max(1, int(cfg["epochs"]) // 5) == 0:
-            print(f"  epoch {epoch + 1}: " + " ".join(f"{k}={v:.3g}" for k, v in stats.items()), flush=True)
-    seconds = time.perf_counter() - t0
-    metrics = recipe.evaluate(model, ds, cfg)
+    trainer = Trainer(model_name, ds, None, dict({"seed": seed}, **(overrides or {})), progress=False,
+                      quiet=not verbose)
+    metrics = trainer.fit()
     metrics.pop("per_mode", None)
-    metrics["seconds"] = seconds
-    metrics["steps"] = step
-    return metrics, model, recipe
+    metrics["steps"] = trainer.step
+    return metrics, trainer.model, trainer.recipe
 
 
 def main(argv=None):
