@@ -269,7 +269,7 @@ def test_recipe_on_a_toy_writes_metrics_and_pictures(tmp_path):
 def test_recipe_on_digits_is_class_conditional(tmp_path):
     from tinygen.train.trainer import Trainer, fit
     m = fit("ddpm", "digits", str(tmp_path), epochs=1, T=10, hidden=32, depth=2, quiet=True)
-    assert {"frechet", "class_coverage", "label_accuracy", "frechet_conditional"} <= set(m)
+    assert {"frechet", "class_coverage", "label_accuracy", "frechet_unconditional"} <= set(m)
     assert (tmp_path / "denoising.png").exists()
     tr = Trainer.load(str(tmp_path), quiet=True)
     s = tr.sample(5, labels=np.full(5, 3))

@@ -144,7 +144,9 @@ class EpsMLP(Module):
     def __init__(self, dim, hidden=256, depth=3, embed_dim=64, num_classes=None, dtype=None, device=None):
         super().__init__()
         self.dim, self.hidden, self.depth = int(dim), int(hidden), int(depth)
-        self.cond = _Conditioning(self.hidden * self.depth, embed_dim, self.hidden, num_classes, dtype, device)
+        # the step/label MLP is narrow (hidden/4): it only has to tell T steps and K labels apart
+        self.cond = _Conditioning(self.hidden * self.depth, embed_dim, max(32, self.hidden // 4), num_classes,
+                                  dtype, device)
         sizes = [self.dim] + [self.hidden] * self.depth
         self.layers = ModuleList([Linear(a, b, dtype=dtype, device=device) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = Linear(self.hidden, self.dim, dtype=dtype, device=device)

@@ -12,10 +12,13 @@ Defaults per data set (measured to reach issue #7's targets; see benchmarks/trai
   centred and scaled by 1/``data_scale`` = 2, EMA 0.995, ancestral sampling;
   metrics ``modes``/``high_quality`` (ring8, grid25) or ``on_manifold`` (moons, swissroll),
   on 2,500 samples.
-* digits: class-conditional ε-MLP 3×512 with label dropout (classifier-free guidance), pixels
-  scaled to [−1, 1] and x̂_0 clipped there while sampling; metrics ``frechet`` (PCA-20) and
-  ``class_coverage`` on 1,000 unconditional samples, ``label_accuracy`` and
-  ``frechet_conditional`` on 1,000 class-balanced guided samples.
+* digits: class-conditional ε-MLP 3×512 with label dropout 0.1 (classifier-free guidance),
+  T = 500 cosine, batch 128, 1,200 epochs, EMA 0.999, pixels scaled to [−1, 1] and x̂_0
+  clipped there, deterministic DDIM with 100 steps (sharper than ancestral sampling here).
+  Metrics on 1,000 samples of the model's p(x) = Σ_y p(y) p(x|y) (labels drawn with the
+  training frequencies, guidance ``guidance``, 0 by default): ``frechet`` (PCA-20),
+  ``class_coverage`` and ``label_accuracy`` (the shared digit classifier); and on 1,000 samples
+  with the null label: ``frechet_unconditional``, ``class_coverage_unconditional``.
 * MNIST / Fashion-MNIST: the small convolutional U-Net (:class:`~tinygen.models.ddpm.EpsConvNet`).
 
 Family options: ``T``, ``schedule`` (linear, cosine), ``hidden``, ``depth``, ``embed_dim``, ``data_scale``,
@@ -82,10 +85,10 @@ class DDPMRecipe(Recipe):
                    "sampler": "ancestral", "sample_steps": 200, "eta": 0.0,
                    "conditional": False, "p_uncond": 0.0, "guidance": 0.0}
         elif name == "digits":
-            cfg = {"epochs": 1500, "batch_size": 128, "lr": 1e-3, "seed": 0,
+            cfg = {"epochs": 1200, "batch_size": 128, "lr": 1e-3, "seed": 0,
                    "T": 500, "schedule": "cosine", "net": "mlp", "hidden": 512, "depth": 3, "embed_dim": 64,
                    "ema_decay": 0.999, "warmup": 200, "lr_final_ratio": 0.05,
-                   "sampler": "ancestral", "sample_steps": 100, "eta": 0.0,
+                   "sampler": "ddim", "sample_steps": 100, "eta": 0.0,
                    "conditional": True, "p_uncond": 0.1, "guidance": 0.0}
         else:
             cfg = {"epochs": 10, "batch_size": 128, "lr": 2e-4, "seed": 0,
@@ -158,7 +161,7 @@ class DDPMRecipe(Recipe):
     # ---- sampling ------------------------------------------------------------------------------
     def _draw(self, model, n, config, labels=None, progress=False, **kw):
         method = str(config.get("sampler", "ancestral"))
-        steps = int(config.get("sample_steps", model.T)) if method == "ddim" else None
+        steps = min(int(config.get("sample_steps", model.T)), model.T) if method == "ddim" else None
         out = []
         for i in range(0, n, 1000):                        # bounded memory for big requests
             lab = None if labels is None else labels[i:i + 1000]
@@ -201,14 +204,21 @@ class DDPMRecipe(Recipe):
         from ...metrics import frechet_pca
         from ...metrics.classifier import class_coverage, label_accuracy
         shape = dataset.data_shape
-        s = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config), shape)
+        if self.conditional:
+            # the model's own p(x) = Σ_y p(y) p(x | y): labels drawn with the training frequencies
+            # (the usual protocol for class-conditional models); guidance as configured
+            labels = np.asarray(dataset.y_train)[R.integers_array(0, len(dataset.y_train), (N_IMAGE_SAMPLES,))]
+            s = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config, labels), shape)
+            metrics["label_accuracy"] = float(label_accuracy(s, labels, dataset))
+        else:
+            s = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config), shape)
         metrics["frechet"] = float(frechet_pca(dataset.x_train, s))
         metrics["class_coverage"] = int(class_coverage(s, dataset))
         if self.conditional:
-            labels = np.arange(N_IMAGE_SAMPLES) % dataset.num_classes
-            sc = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config, labels), shape)
-            metrics["label_accuracy"] = float(label_accuracy(sc, labels, dataset))
-            metrics["frechet_conditional"] = float(frechet_pca(dataset.x_train, sc))
+            # the same network without a label (the null label of classifier-free guidance)
+            su = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config), shape)
+            metrics["frechet_unconditional"] = float(frechet_pca(dataset.x_train, su))
+            metrics["class_coverage_unconditional"] = int(class_coverage(su, dataset))
         return metrics
 
     def _test_loss(self, model, dataset, limit=5000):
@@ -234,7 +244,7 @@ class DDPMRecipe(Recipe):
                                   title=f"DDPM samples ({config['sampler']}, T={config['T']})")
             _, traj, times = model.sample(500, progress=False, return_trajectory=True, trajectory_points=6,
                                           method=str(config.get("sampler", "ancestral")),
-                                          steps=int(config.get("sample_steps", model.T)))
+                                          steps=min(int(config.get("sample_steps", model.T)), model.T))
             plots.save_trajectory_strip(traj, os.path.join(out_dir, "trajectory.png"), kind="points",
                                         data=dataset.x_train[:3000], times=times,
                                         title="reverse diffusion x_T → x_0")
@@ -251,7 +261,7 @@ class DDPMRecipe(Recipe):
         labels = np.arange(min(8, dataset.num_classes)) if self.conditional else None
         _, traj, times = model.sample(8, labels=labels, progress=False, return_trajectory=True, trajectory_points=8,
                                       method=str(config.get("sampler", "ancestral")),
-                                      steps=int(config.get("sample_steps", model.T)))
+                                      steps=min(int(config.get("sample_steps", model.T)), model.T))
         traj = [np.clip(f, 0.0, 1.0).reshape((len(f),) + tuple(shape)) for f in traj]
         plots.save_trajectory_strip(traj, os.path.join(out_dir, "denoising.png"), kind="images", times=times,
                                     title="denoising x_T → x_0")
