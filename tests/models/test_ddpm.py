@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+from tinygen import backend
 from tinygen.models.ddpm import DDPM, EpsConvNet, make_schedule, timestep_embedding
+
+
+def _fill(p, arr):
+    """Write host values into a parameter wherever it lives (CPU or GPU)."""
+    p.data[...] = backend.to_device(np.asarray(arr, dtype=p.dtype), p.device)
 
 
 def _small(**kw):
@@ -127,7 +133,7 @@ def test_ema_update():
 def _trained_like(m, seed=0, std=0.3):
     rng = np.random.default_rng(seed)
     for p in m.net.parameters():
-        p.data[...] = rng.normal(0, std, p.shape)
+        _fill(p, rng.normal(0, std, p.shape))
     return m
 
 
