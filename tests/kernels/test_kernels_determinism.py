@@ -3,12 +3,19 @@ import numpy as np
 import pytest
 
 import tinygen.kernels as K
+from tinygen.kernels import _jit
 
 from .kutil import max_threads, needs_numba, numba_threads
 
 pytestmark = [needs_numba]
 
 N = 100_003          # several chunks, above the size where kernels go parallel
+
+
+@pytest.fixture(autouse=True)
+def _streaming_kernels_parallel(monkeypatch):
+    """Streaming kernels go parallel only on very large arrays; here they do from PARALLEL_MIN_SIZE."""
+    monkeypatch.setattr(_jit, "STREAMING_MIN_SIZE", _jit.PARALLEL_MIN_SIZE)
 
 
 def _x(dtype, shape=(N,), seed=0):

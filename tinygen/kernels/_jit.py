@@ -36,6 +36,12 @@ prange = range            # replaced by numba.prange in compiled kernels
 
 _MIN_NUMBA = (0, 59)
 PARALLEL_MIN_SIZE = 32768  # parallel kernels on smaller arrays run on the calling thread alone
+# Streaming kernels (a few flops per element: activations, im2col/col2im, batch-norm passes) are
+# bandwidth-bound, so a second thread gains little, while every parallel region is a barrier:
+# on a loaded machine, or next to OpenBLAS's spinning worker threads, one region was measured to
+# stall for 4-16 ms (leaky_relu on 0.8M floats: 0.08 ms on one thread, 16 ms median on two).
+# They go parallel only on arrays this large (64 MB of float32).
+STREAMING_MIN_SIZE = 1 << 24
 _FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 # ----------------------------------------------------------------------------- the switch
@@ -141,10 +147,11 @@ class _Jitted:
     """A Python function compiled by Numba on first use."""
 
     def __init__(self, fn, *, parallel: bool, public: bool, contract: bool = False,
-                 inline: bool = True, fastmath=None):
+                 inline: bool = True, fastmath=None, streaming: bool = False):
         self.py_func = fn
         self.name = fn.__name__
         self.parallel = parallel
+        self.streaming = streaming
         self.contract = contract
         self.inline = inline
         self.fastmath = set(fastmath or ())
@@ -197,7 +204,7 @@ class _Jitted:
             self._compile(disp, key, args)
         if self.parallel:
             work = max([a.size for a in args if isinstance(a, numpy.ndarray)], default=0)
-            if work < PARALLEL_MIN_SIZE:
+            if work < (STREAMING_MIN_SIZE if self.streaming else PARALLEL_MIN_SIZE):
                 # waking the worker threads costs more than the work: run on this thread only
                 nb = _numba["module"]
                 previous = nb.get_num_threads()
@@ -268,16 +275,19 @@ def _use_dependency_cache(disp, files):
         pass
 
 
-def kernel(parallel: bool = True, contract: bool = False):
+def kernel(parallel: bool = True, contract: bool = False, streaming: bool = False):
     """Decorator: a Numba kernel, compiled lazily (``cache=True``) and listed by kernel_status().
 
     ``contract=True`` lets LLVM fuse a*b + c into FMA instructions (Numba's fastmath flag
     "contract" only: no reassociation, so results stay independent of the thread count).
+    A parallel kernel runs on the calling thread alone when its largest array has fewer than
+    ``PARALLEL_MIN_SIZE`` elements, or ``STREAMING_MIN_SIZE`` with ``streaming=True`` (for
+    bandwidth-bound kernels, where the barrier of a parallel region costs more than it saves).
     """
     def wrap(fn):
         if fn.__name__ in _registry:
             raise ValueError(f"duplicate kernel name {fn.__name__!r}")
-        k = _Jitted(fn, parallel=parallel, public=True, contract=contract)
+        k = _Jitted(fn, parallel=parallel, public=True, contract=contract, streaming=streaming)
         _registry[fn.__name__] = k
         return k
     return wrap

@@ -163,7 +163,7 @@ def _sigmoid_ref(xp, x):
 # versions vectorise. Forward: out = f(x). Backward: out = g · f'(x) (y used when has_y).
 # All arithmetic is float64; unused array arguments are passed as x.
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def relu_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = max(x, 0) (NaN kept);  g · [x > 0]."""
     for i in prange(x.size):
@@ -174,7 +174,7 @@ def relu_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = 0 if v <= 0 else v
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def leaky_relu_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = x if x > 0 else p1·x;  g if x > 0 else p1·g."""
     for i in prange(x.size):
@@ -185,7 +185,7 @@ def leaky_relu_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v if v > 0 else v * p1
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def elu_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = x if x > 0 else p1 (eˣ − 1);  g if x > 0 else g · p1 eˣ."""
     for i in prange(x.size):
@@ -196,7 +196,7 @@ def elu_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v if v > 0 else p1 * fexpm1(min(v, 0.0))
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def gelu_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = x Φ(x), Φ(x) = ½ erfc(−x/√2);  g (Φ(x) + x φ(x))."""
     for i in prange(x.size):
@@ -208,7 +208,7 @@ def gelu_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v * cdf
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def gelu_tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
     """t = tanh(√(2/π)(x + 0.044715 x³)); f = ½ x (1 + t);  g (½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²))."""
     for i in prange(x.size):
@@ -222,7 +222,7 @@ def gelu_tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = 0.5 * v * (1.0 + t)
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def sigmoid_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = σ(x);  g · y (1 − y)."""
     for i in prange(x.size):
@@ -233,7 +233,7 @@ def sigmoid_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = fsigmoid(1.0 * x[i])
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = tanh x;  g · (1 − y²)."""
     for i in prange(x.size):
@@ -244,7 +244,7 @@ def tanh_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = ftanh(1.0 * x[i])
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def softplus_kernel(backward, x, y, has_y, g, p1, p2, out):
     """With β = p1, θ = p2: f = x if βx > θ else log(1 + e^(βx))/β;  g if βx > θ else g σ(βx)."""
     for i in prange(x.size):
@@ -256,7 +256,7 @@ def softplus_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v if t > p2 else fsoftplus(t) / p1
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def silu_kernel(backward, x, y, has_y, g, p1, p2, out):
     """f = x σ(x);  g · σ(x) (1 + x (1 − σ(x)))."""
     for i in prange(x.size):
@@ -278,7 +278,7 @@ _GELU_C_F = _f(_GELU_C)
 _GELU_3C_F = _f(3 * _GELU_C)
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def elu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 elu_kernel."""
     zero = _f(0.0)
@@ -290,7 +290,7 @@ def elu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v if v > zero else p1 * fexpm1f(min(v, zero))
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def gelu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 gelu_kernel."""
     for i in prange(x.size):
@@ -302,7 +302,7 @@ def gelu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v * cdf
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def gelu_tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 gelu_tanh_kernel."""
     one = _f(1.0)
@@ -318,7 +318,7 @@ def gelu_tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = half * v * (one + t)
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def sigmoid_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 sigmoid_kernel."""
     for i in prange(x.size):
@@ -329,7 +329,7 @@ def sigmoid_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = fsigmoidf(x[i])
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 tanh_kernel."""
     for i in prange(x.size):
@@ -340,7 +340,7 @@ def tanh_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = ftanhf(x[i])
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def softplus_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 softplus_kernel."""
     for i in prange(x.size):
@@ -352,7 +352,7 @@ def softplus_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
             out[i] = v if t > p2 else fsoftplusf(t) / p1
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def silu_f32_kernel(backward, x, y, has_y, g, p1, p2, out):
     """float32 silu_kernel."""
     one = _f(1.0)

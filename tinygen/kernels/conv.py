@@ -107,7 +107,7 @@ def _check_cols(cols, rows, ncols):
 
 # ----------------------------------------------------------------------------- Numba kernels
 
-@kernel(parallel=True)
+@kernel(parallel=True, streaming=True)
 def im2col_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     """cols[(c*kh + i)*kw + j, (n*OH + oh)*OW + ow] = xpad[n, c, oh*sh + i, ow*sw + j].
 
@@ -137,7 +137,7 @@ def im2col_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
                     dst[t] = src[idx[t]]
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, streaming=True)
 def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     """dx[n, c] = interior of Σ_{i, j} (cols row (c, i, j) added into xpad[oh*sh + i, ow*sw + j]).
 

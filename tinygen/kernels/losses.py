@@ -111,7 +111,7 @@ def _chunk_sum(buf, m):
     return total
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def bce_forward_kernel(x, z, out, write_out):
     """Σ ℓ(x, z) in float64 over fixed chunks; also writes ℓ into out when write_out."""
     n = x.size
@@ -137,7 +137,7 @@ def bce_forward_kernel(x, z, out, write_out):
     return total
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def bce_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
     """dx = (σ(x) − z) · g · scale, in float64 (g[i] or the scalar g_scalar)."""
     for i in prange(x.size):
@@ -145,7 +145,7 @@ def bce_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
         dx[i] = (fsigmoid(1.0 * x[i]) - z[i]) * (gi * scale)
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def bce_forward_f32_kernel(x, z, out, write_out):
     """float32 version of bce_forward_kernel: ℓ in float32 arithmetic, Σ of those in float64."""
     n = x.size
@@ -176,7 +176,7 @@ def bce_forward_f32_kernel(x, z, out, write_out):
     return total
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def bce_backward_f32_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
     """float32 version of bce_backward_kernel (g_scalar and scale are float32 here)."""
     gs = g_scalar * scale
@@ -185,7 +185,7 @@ def bce_backward_f32_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
         dx[i] = (fsigmoidf(x[i]) - z[i]) * gi
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def mse_forward_kernel(x, z, out, write_out):
     """Σ (x − z)² in float64 over fixed chunks; also writes (x − z)² into out when write_out."""
     n = x.size
@@ -211,7 +211,7 @@ def mse_forward_kernel(x, z, out, write_out):
     return total
 
 
-@kernel(parallel=True, contract=True)
+@kernel(parallel=True, contract=True, streaming=True)
 def mse_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
     """dx = 2 (x − z) · g · scale, in float64 (g[i] or the scalar g_scalar)."""
     for i in prange(x.size):

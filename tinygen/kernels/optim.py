@@ -76,7 +76,7 @@ def sgd_update_ref(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
     p -= lr * d
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, streaming=True)
 def sgd_kernel(p, g, buf, lr, momentum, one_minus_damp, wd, use_momentum, nesterov, first_step,
                use_wd):
     """One SGD step per element (see the module docstring); scalars have p's dtype."""
@@ -166,7 +166,7 @@ def adam_update_ref(p, g, m, v, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_dec
     p -= step_size * m / denom
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, streaming=True)
 def adam_kernel(p, g, m, v, decay, wd, w1, one_minus_w1, beta2, one_minus_b2, step_size,
                 bc2_sqrt, eps, coupled_wd, decoupled_wd):
     """One Adam/AdamW step per element (see the module docstring); scalars have p's dtype."""
@@ -251,7 +251,7 @@ def rmsprop_update_ref(p, g, v, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, mome
         p -= lr * d / avg
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, streaming=True)
 def rmsprop_kernel(p, g, v, buf, g_avg, lr, alpha, one_minus_alpha, w, one_minus_w, eps, wd,
                    momentum, use_wd, centered, use_momentum):
     """One RMSprop step per element (see the module docstring); scalars have p's dtype."""
