@@ -193,3 +193,37 @@ def test_conv_errors_name_op_and_shapes():
         F.conv_transpose2d(x, np.zeros((3, 2, 3, 3)), stride=2, output_padding=2)
     with pytest.raises(ValueError, match="stride"):
         F.conv2d(x, np.zeros((5, 3, 3, 3)), stride=0)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("stride, padding, k", [(1, 1, 3), (2, 1, 4), (1, 0, 1)])
+def test_batch_chunks_and_column_orders_match(monkeypatch, transposed, stride, padding, k):
+    """The CPU path may split the batch into chunks and order the columns batch-minor; values, all
+    three gradients and a second derivative equal the one-chunk (n, h, w)-ordered computation
+    (up to float64 rounding)."""
+    from tinygen.autograd import conv as _conv
+    r = np.random.default_rng(7)
+    x = r.standard_normal((7, 3, 6, 5))
+    w = r.standard_normal((3, 4, k, k) if transposed else (4, 3, k, k))
+    b = r.standard_normal(4)
+    op = F.conv_transpose2d if transposed else F.conv2d
+
+    def run(chunked, batch_minor):
+        monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1 if chunked else 1 << 40)
+        monkeypatch.setattr(_conv, "_MIN_CHUNK_COLS", 40)     # chunks of 2 images and a last one of 1
+        monkeypatch.setattr(_conv, "_BATCH_MINOR_MIN", 1 if batch_minor else 1 << 40)
+        xs, ws, bs = t64(x), t64(w), t64(b)
+        y = op(xs, ws, bs, stride=stride, padding=padding)
+        (gx,) = tg.grad((y * y).sum(), [xs], create_graph=True)
+        (gx * gx).sum().backward()
+        y2 = op(t64(x), ws, bs, stride=stride, padding=padding)
+        y2.sum().backward()
+        return [y.numpy(), gx.numpy(), ws.grad.numpy(), bs.grad.numpy()]
+
+    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 7)]
+    one = run(False, False)
+    for chunked, batch_minor in ((True, False), (False, True), (True, True)):
+        for a, c in zip(one, run(chunked, batch_minor)):
+            np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1)
+    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 2), (2, 4), (4, 6), (6, 7)]

@@ -46,6 +46,30 @@ def test_kernel_equals_reference_and_is_adjoint(geo, dtype, seed):
     assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
 
 
+@needs_numba
+@given(geo=geometries(), dtype=dtypes, seed=st.integers(0, 2**16))
+def test_batch_minor_order_is_the_transposed_columns(geo, dtype, seed):
+    """batch_minor=True: columns (oh, ow, n) instead of (n, oh, ow); kernel and reference bit for bit."""
+    shape, kh, kw, stride, padding = geo
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    cols = K.im2col(x, kh, kw, stride, padding)
+    k, nl = cols.shape
+    n = shape[0]
+    l = nl // n if n else 0
+
+    def swap(c, a, b):
+        return np.ascontiguousarray(c.reshape(k, a, b).transpose(0, 2, 1)).reshape(k, nl)
+
+    for got in both(K.im2col, x, kh, kw, stride, padding, batch_minor=True):
+        np.testing.assert_array_equal(got, swap(cols, n, l))
+    c = rng.standard_normal(cols.shape).astype(dtype)
+    want = K.col2im(c, shape, kh, kw, stride, padding)
+    for got in both(K.col2im, swap(c, n, l), shape, kh, kw, stride, padding, batch_minor=True):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+
+
 def test_known_layout():
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     cols = K.im2col(x, 2, 2, stride=2)

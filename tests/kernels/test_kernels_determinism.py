@@ -40,6 +40,9 @@ def _optim(kind):
 CASES = {
     "im2col": lambda dt: [K.im2col(_x(dt, (8, 16, 17, 15)), 3, 3, (2, 1), 1)],
     "col2im": lambda dt: [K.col2im(_x(dt, (16 * 9, 8 * 9 * 15)), (8, 16, 17, 15), 3, 3, (2, 1), 1)],
+    "im2col_bm": lambda dt: [K.im2col(_x(dt, (8, 16, 17, 15)), 3, 3, (2, 1), 1, batch_minor=True)],
+    "col2im_bm": lambda dt: [K.col2im(_x(dt, (16 * 9, 8 * 9 * 15)), (8, 16, 17, 15), 3, 3, (2, 1), 1,
+                                      batch_minor=True)],
     "act_gelu": lambda dt: [K.act_forward("gelu", _x(dt)), K.act_backward("gelu", _x(dt), None, _x(dt, seed=2))],
     "act_silu": lambda dt: [K.act_forward("silu", _x(dt)), K.act_backward("silu", _x(dt), None, _x(dt, seed=2))],
     "sgd": _optim("sgd"),

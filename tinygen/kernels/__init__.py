@@ -53,6 +53,7 @@ def warmup(dtypes=("float32", "float64")) -> dict:
             x = np.linspace(-2, 2, 16, dtype=dt).reshape(1, 1, 4, 4)
             cols = im2col(x, 3, 3, 1, 1)
             col2im(cols, x.shape, 3, 3, 1, 1)
+            col2im(im2col(x, 3, 3, 1, 1, batch_minor=True), x.shape, 3, 3, 1, 1, batch_minor=True)
             v = x.reshape(-1)
             for name in ("relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "sigmoid", "tanh",
                          "softplus", "silu"):

@@ -18,8 +18,20 @@ a conv2d is then three plain 2-D GEMMs on contiguous operands::
 element of ``dx`` is the sum of the column entries that copied it, added in the order
 ``i`` then ``j`` (so the Numba kernel, the NumPy reference and the CuPy kernel agree bit for bit).
 
-The Numba kernels run in parallel over the (c, n) planes; each output element is written by
-exactly one iteration, so the result does not depend on the thread count.
+``batch_minor=True`` orders the columns with the image index last instead::
+
+    cols[(c*kh + i)*kw + j, (oh*OW + ow)*N + n] = xpad[n, c, oh*sh + i, ow*sw + j]
+
+(the same GEMMs work on either order). Its Numba kernels copy each channel into a padded
+(Hp, Wp, N) block once; a window row is then one contiguous run of OW·N values (stride 1) or OW
+runs of N values, which vectorise, where the default order copies runs of OW (often < 16 values,
+too short for AVX-512 loops). Measured on 64 images of 64 channels: im2col 3×3 3.2 → 1.9 ms,
+col2im 4.8 → 1.8 ms; 4×4 stride 2 on 7×7 outputs: 1.6 → 0.6 ms and 2.2 → 0.6 ms. It suits
+batches of at least ~16 images (shorter runs again below).
+
+The Numba kernels run in parallel over the (c, n) planes (batch-minor: over channels); each
+output element is written by exactly one iteration, so the result does not depend on the thread
+count.
 """
 from __future__ import annotations
 
@@ -166,6 +178,77 @@ def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
         dx[n, c] = plane.reshape((Hp, Wp))[ph:ph + H, pw:pw + W]
 
 
+@kernel(parallel=True, streaming=True)
+def im2col_bm_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
+    """Batch-minor im2col: cols[(c*kh + i)*kw + j, (oh*OW + ow)*N + n] = xpad[n, c, oh*sh + i, ow*sw + j].
+
+    Channel c is copied into a zeroed (Hp, Wp, N) block (image index last); a window row is then
+    OW·N contiguous values for stride 1, OW runs of N values otherwise. One channel per iteration.
+    """
+    N, C, H, W = x.shape
+    Hp = H + 2 * ph
+    Wp = W + 2 * pw
+    for c in prange(C):
+        plane = numpy.zeros(Hp * Wp * N, dtype=x.dtype)
+        for n in range(N):
+            xs = x[n, c]
+            for h in range(H):
+                base = ((h + ph) * Wp + pw) * N + n
+                for w in range(W):
+                    plane[base + w * N] = xs[h, w]
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                for oh in range(OH):
+                    src0 = ((oh * sh + i) * Wp + j) * N
+                    if sw == 1:
+                        m = OW * N
+                        dst = row[oh * m:(oh + 1) * m]
+                        src = plane[src0:src0 + m]
+                        for t in range(m):
+                            dst[t] = src[t]
+                    else:
+                        for ow in range(OW):
+                            dst = row[(oh * OW + ow) * N:(oh * OW + ow + 1) * N]
+                            src = plane[src0 + ow * sw * N:src0 + ow * sw * N + N]
+                            for t in range(N):
+                                dst[t] = src[t]
+
+
+@kernel(parallel=True, streaming=True)
+def col2im_bm_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
+    """Adjoint of im2col_bm_kernel: the column rows of channel c are added, i then j (the
+    reference's order), into a zeroed (Hp, Wp, N) block, whose interior is then written to dx[:, c]."""
+    N, C, H, W = dx.shape
+    Hp = H + 2 * ph
+    Wp = W + 2 * pw
+    for c in prange(C):
+        plane = numpy.zeros(Hp * Wp * N, dtype=dx.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                for oh in range(OH):
+                    dst0 = ((oh * sh + i) * Wp + j) * N
+                    if sw == 1:
+                        m = OW * N
+                        src = row[oh * m:(oh + 1) * m]
+                        dst = plane[dst0:dst0 + m]
+                        for t in range(m):
+                            dst[t] += src[t]
+                    else:
+                        for ow in range(OW):
+                            src = row[(oh * OW + ow) * N:(oh * OW + ow + 1) * N]
+                            dst = plane[dst0 + ow * sw * N:dst0 + ow * sw * N + N]
+                            for t in range(N):
+                                dst[t] += src[t]
+        for n in range(N):
+            d = dx[n, c]
+            for h in range(H):
+                base = ((h + ph) * Wp + pw) * N + n
+                for w in range(W):
+                    d[h, w] = plane[base + w * N]
+
+
 # ----------------------------------------------------------------------------- CuPy kernels
 
 _CUPY_PARAMS = "int64 N, int64 C, int64 H, int64 W, int64 kh, int64 kw, int64 sh, int64 sw, int64 ph, int64 pw, int64 OH, int64 OW"
@@ -214,20 +297,32 @@ def _check_out(name, out, shape, dtype):
                          f"{'' if out.flags.c_contiguous else ' (not contiguous)'}")
 
 
-def im2col(x, kh, kw, stride=1, padding=0, out=None):
+def _swap_order(cols, n, l, xp):
+    """Columns (K, N·L) in (n, l) order ↔ (l, n) order (a copy); ``n, l`` as the input has them."""
+    k = cols.shape[0]
+    return xp.ascontiguousarray(cols.reshape(k, n, l).transpose(0, 2, 1)).reshape(k, n * l)
+
+
+def im2col(x, kh, kw, stride=1, padding=0, out=None, batch_minor=False):
     """Unfold NCHW ``x`` into columns of shape ``(C*kh*kw, N*OH*OW)`` (layout in the module doc).
 
     ``stride`` and ``padding`` are ints or ``(h, w)`` pairs. ``out``: an optional C-contiguous
     array of that shape and x's dtype to fill (a reused workspace saves the page faults of a
-    fresh 10+ MB allocation on every call).
+    fresh 10+ MB allocation on every call). ``batch_minor``: order the columns (oh, ow, n)
+    instead of (n, oh, ow) (the Numba kernel for it is 1.5-3x faster on batches of 16+).
     """
     geo = conv_geometry(x.shape, kh, kw, stride, padding)
     N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW = geo
     shape = (C * kh * kw, N * OH * OW)
     _check_out("im2col", out, shape, x.dtype)
     impl, xp = select_impl(x)
-    if impl == "reference":
-        cols = im2col_ref(x, kh, kw, (sh, sw), (ph, pw), xp=xp)
+    if impl == "reference" or (batch_minor and impl != "numba"):
+        if impl == "reference":
+            cols = im2col_ref(x, kh, kw, (sh, sw), (ph, pw), xp=xp)
+        else:
+            cols = im2col(x, kh, kw, (sh, sw), (ph, pw))
+        if batch_minor:
+            cols = _swap_order(cols, N, OH * OW, xp)
         if out is None:
             return cols
         out[...] = cols
@@ -237,23 +332,26 @@ def im2col(x, kh, kw, stride=1, padding=0, out=None):
     if cols.size == 0:
         return cols
     if impl == "numba":
-        im2col_kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        (im2col_bm_kernel if batch_minor else im2col_kernel)(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
     else:
         _cupy_im2col(xp)(x, N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW, cols)
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride=1, padding=0, out=None):
+def col2im(cols, x_shape, kh, kw, stride=1, padding=0, out=None, batch_minor=False):
     """Fold columns ``(C*kh*kw, N*OH*OW)`` back to an NCHW array of ``x_shape``, summing overlaps.
 
     The adjoint of :func:`im2col` with the same geometry (the input gradient of a convolution).
     ``out``: an optional C-contiguous array of ``x_shape`` and cols' dtype to write into.
+    ``batch_minor``: the columns are in (oh, ow, n) order, as ``im2col(..., batch_minor=True)``.
     """
     geo = conv_geometry(x_shape, kh, kw, stride, padding)
     N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW = geo
     _check_cols(cols, C * kh * kw, N * OH * OW)
     _check_out("col2im", out, (N, C, H, W), cols.dtype)
     impl, xp = select_impl(cols)
+    if batch_minor and impl != "numba":
+        return col2im(_swap_order(cols, OH * OW, N, xp), x_shape, kh, kw, (sh, sw), (ph, pw), out=out)
     if impl == "reference":
         dx = col2im_ref(cols, x_shape, kh, kw, (sh, sw), (ph, pw), xp=xp)
         if out is None:
@@ -265,7 +363,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0, out=None):
     if dx.size == 0:
         return dx
     if impl == "numba":
-        col2im_kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
+        (col2im_bm_kernel if batch_minor else col2im_kernel)(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
     else:
         _cupy_col2im(xp)(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
