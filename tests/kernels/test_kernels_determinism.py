@@ -37,6 +37,14 @@ def _optim(kind):
     return run
 
 
+def _batch_norm(dtype, shape=(64, 7, 101)):
+    x, g = _x(dtype, shape), _x(dtype, shape, seed=1)
+    w, b = _x(dtype, (7,), seed=2), _x(dtype, (7,), seed=3)
+    y, mean, var, istd = K.batch_norm_forward(x, w, b, 1e-5)
+    grads = K.batch_norm_backward(x, g, w, mean, istd)
+    return [y, *grads] + [s.astype(dtype) for s in (mean, var, istd)]   # float64 statistics
+
+
 CASES = {
     "im2col": lambda dt: [K.im2col(_x(dt, (8, 16, 17, 15)), 3, 3, (2, 1), 1)],
     "col2im": lambda dt: [K.col2im(_x(dt, (16 * 9, 8 * 9 * 15)), (8, 16, 17, 15), 3, 3, (2, 1), 1)],
@@ -45,6 +53,7 @@ CASES = {
                                       batch_minor=True)],
     "act_gelu": lambda dt: [K.act_forward("gelu", _x(dt)), K.act_backward("gelu", _x(dt), None, _x(dt, seed=2))],
     "act_silu": lambda dt: [K.act_forward("silu", _x(dt)), K.act_backward("silu", _x(dt), None, _x(dt, seed=2))],
+    "batch_norm": _batch_norm,
     "sgd": _optim("sgd"),
     "adam": _optim("adam"),
     "rmsprop": _optim("rmsprop"),

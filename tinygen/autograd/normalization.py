@@ -16,10 +16,16 @@ Batch norm in training uses the batch statistics and updates the running statist
 (no gradient), as PyTorch: running_mean ← (1 − m)·running_mean + m·μ, running_var ←
 (1 − m)·running_var + m·var·n/(n − 1) (the unbiased variance). In evaluation it normalises with
 the running statistics, an affine map of x.
+
+With the fused kernels (NumPy arrays, Numba), training-mode batch norm runs as
+:func:`tinygen.kernels.batch_norm_forward`/``batch_norm_backward``: two read passes for the
+statistics (float64 sums) and one write pass forward, one read and one write pass backward, x̂
+never stored. Elsewhere, and under create_graph, the array formulas below run.
 """
 from __future__ import annotations
 
 from .. import backend
+from ..kernels import batch_norm_backward, batch_norm_forward, select_impl
 from .dual import is_tensor, sqrt, sum_to
 from .function import Function
 
@@ -86,10 +92,14 @@ class BatchNorm(_Normalize):
         self.m = x.size // c if c else 0
         self.eps = eps
         self.use_batch_stats = bool(training) or running_mean is None or running_var is None
+        self.fused = None
         if self.use_batch_stats:
             if self.m <= 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when training "
                                  f"(input {x.shape})")
+            if select_impl(x)[0] == "numba" and (w is None or w.dtype == x.dtype) \
+                    and (b is None or b.dtype == x.dtype):
+                return self._forward_fused(x, w, b, running_mean, running_var, training, momentum, eps)
             mean = x.mean(axis=self.axes, keepdims=True)
             d = x - mean
             var = (d * d).mean(axis=self.axes, keepdims=True)
@@ -113,6 +123,30 @@ class BatchNorm(_Normalize):
         if b is not None:
             y = y + b.reshape(self.pshape)
         return y if (w is not None or b is not None) else y.copy()
+
+    def _forward_fused(self, x, w, b, running_mean, running_var, training, momentum, eps):
+        """Training mode through the batch-norm kernels; keeps the float64 mean and 1/σ, not x̂."""
+        y, mean, var, istd = batch_norm_forward(x, w, b, eps)
+        c = x.shape[1]
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
+        if training and running_var is not None:
+            running_var *= 1 - momentum
+            running_var += (momentum * (self.m / (self.m - 1)) * var).astype(running_var.dtype, copy=False)
+        self.fused = (mean, istd)
+        self.mean = mean.astype(x.dtype).reshape(self.pshape)
+        self.inv_std = istd.astype(x.dtype).reshape(self.pshape)
+        self.xhat = None
+        return y
+
+    def backward(self, g, y, x, w=None, b=None):
+        if self.fused is not None and not is_tensor(g):
+            nx, nw, nb = (list(self.needs) + [False, False])[:3]
+            if select_impl(x)[0] == "numba":
+                return batch_norm_backward(x, g, w, *self.fused, need_x=nx, need_w=nw, need_b=nb)
+            self.xhat = (x - self.mean) * self.inv_std    # the kernels were switched off meanwhile
+        return super().backward(g, y, x, w, b)
 
 
 class LayerNorm(_Normalize):

@@ -17,6 +17,7 @@ reports Numba's version (or why it is unavailable) and each kernel's compile sta
 Ops (see each module for formulas and layouts):
 
 * :mod:`.conv`: ``im2col``, ``col2im`` (columns ``(C*kh*kw, N*OH*OW)``)
+* :mod:`.norm`: ``batch_norm_forward``, ``batch_norm_backward`` (training-mode batch norm)
 * :mod:`.activations`: ``act_forward``, ``act_backward``
 * :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
 * :mod:`.losses`: ``bce_logits_forward``/``_backward``, ``mse_forward``/``_backward``
@@ -29,11 +30,12 @@ from ._jit import fused_enabled, kernel_status, numba_available, select_impl, us
 from .activations import ACTIVATIONS, act_backward, act_forward
 from .conv import col2im, conv_geometry, im2col
 from .losses import bce_logits_backward, bce_logits_forward, mse_backward, mse_forward
+from .norm import batch_norm_backward, batch_norm_forward
 from .optim import adam_update, rmsprop_update, sgd_update
 
 __all__ = [
     "fused_enabled", "use_fused", "kernel_status", "numba_available", "select_impl", "warmup",
-    "im2col", "col2im", "conv_geometry",
+    "im2col", "col2im", "conv_geometry", "batch_norm_forward", "batch_norm_backward",
     "act_forward", "act_backward", "ACTIVATIONS",
     "sgd_update", "adam_update", "rmsprop_update",
     "bce_logits_forward", "bce_logits_backward", "mse_forward", "mse_backward",
@@ -55,6 +57,8 @@ def warmup(dtypes=("float32", "float64")) -> dict:
             col2im(cols, x.shape, 3, 3, 1, 1)
             col2im(im2col(x, 3, 3, 1, 1, batch_minor=True), x.shape, 3, 3, 1, 1, batch_minor=True)
             v = x.reshape(-1)
+            _, mean, _, istd = batch_norm_forward(x, v[:1], v[:1], 1e-5)
+            batch_norm_backward(x, x, v[:1], mean, istd)
             for name in ("relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "sigmoid", "tanh",
                          "softplus", "silu"):
                 act_backward(name, v, act_forward(name, v), v)
