@@ -106,15 +106,16 @@ def _from_cols_order(y2, dst, bias, bm, xp):
 
 
 def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=None, cols=None,
-                 keep_cols=False):
+                 keep_cols=False, other2=None):
     """One pass of im2col(src) over batch chunks, feeding up to two GEMMs per chunk:
 
     * ``w2`` (R, K): y = w2 · cols, laid out as NCHW (N, R, OH, OW), plus ``bias`` (R,);
     * ``other`` (N, S, OH, OW): accT = Σ_chunks cols · other₂ᵀ, shape (K, S) (a weight gradient,
       transposed; possibly a transposed view).
 
-    ``cols``: ``(columns of the whole batch, batch_minor)`` when a forward kept them. Returns
-    (y, accT, kept) with kept = that pair if ``keep_cols`` and the batch was one chunk, else None.
+    ``cols``: ``(columns of the whole batch, batch_minor)`` when a forward kept them, and then
+    ``other2``: ``other`` already in that column order, if at hand. Returns (y, accT, kept) with
+    kept = that pair if ``keep_cols`` and the batch was one chunk, else None.
     """
     xp = backend.get_array_module(src)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
@@ -141,7 +142,7 @@ def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=No
                 y = xp.empty((n, w2.shape[0], ho, wo), dtype=y2.dtype)
             _from_cols_order(y2, y[n0:n1].reshape(nb, w2.shape[0], l), bias, bm, xp)
         if other is not None:
-            o2 = _to_cols_order(other[n0:n1], bm, xp)
+            o2 = other2 if other2 is not None else _to_cols_order(other[n0:n1], bm, xp)
             # the GEMM is faster with the larger of K and S as its output rows (measured: 6.4 vs
             # 8.4 ms for K=576, S=64; 0.25 vs 0.45 ms for K=16, S=64)
             part = cols @ o2.T if cols.shape[0] >= o2.shape[0] else (o2 @ cols.T).T
@@ -153,19 +154,24 @@ def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=No
     return y, acc, kept
 
 
-def _fold_pass(src, w2t, out_shape, kernel_size, stride, padding, bias=None):
+def _fold_pass(src, w2t, out_shape, kernel_size, stride, padding, bias=None, src2=None):
     """y = col2im(w2t · src₂) + bias over batch chunks: src (N, S, H, W) with (H, W) the column
-    grid, w2t (K, S) with K = C·kh·kw, y of ``out_shape`` (N, C, OH, OW)."""
+    grid, w2t (K, S) with K = C·kh·kw, y of ``out_shape`` (N, C, OH, OW). ``src2``: optionally
+    ``(src₂ of the whole batch, batch_minor)`` already computed (then one chunk)."""
     xp = backend.get_array_module(src)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     n, _, h, wd = src.shape
     l, k = h * wd, w2t.shape[0]
     impl = select_impl(src)[0]
-    chunks = _chunks(n, k * l, l, src.dtype.itemsize, impl)
-    bm = _batch_minor(chunks[0][1] - chunks[0][0], impl)
+    if src2 is not None:
+        chunks = [(0, n)]
+        src2, bm = src2
+    else:
+        chunks = _chunks(n, k * l, l, src.dtype.itemsize, impl)
+        bm = _batch_minor(chunks[0][1] - chunks[0][0], impl)
     y = None
     for n0, n1 in chunks:
-        cg = w2t @ _to_cols_order(src[n0:n1], bm, xp)
+        cg = w2t @ (src2 if src2 is not None else _to_cols_order(src[n0:n1], bm, xp))
         if y is None:
             y = xp.empty(tuple(out_shape), dtype=cg.dtype)
         part = col2im(cg, (n1 - n0,) + tuple(out_shape[1:]), kh, kw, (sh, sw), (ph, pw), out=y[n0:n1],
@@ -272,6 +278,16 @@ class Conv2d(Function):
 
     def backward(self, g, y, x, w, b=None):
         nx, nw, nb = (list(self.needs) + [False])[:3]
+        if nx and nw and self.cols is not None and not (is_tensor(g) or is_tensor(x) or is_tensor(w)):
+            # fast path with the kept columns: g in their column order once, for both GEMMs
+            xp = backend.get_array_module(g)
+            g2 = _to_cols_order(g, self.cols[1], xp)
+            gx = _fold_pass(g, w.reshape(w.shape[0], -1).T, x.shape, tuple(w.shape[2:]), self.stride,
+                            self.padding, src2=(g2, self.cols[1]))
+            _, acc, _ = _unfold_pass(x, tuple(w.shape[2:]), self.stride, self.padding, other=g,
+                                     cols=self.cols, other2=g2)
+            gw = xp.ascontiguousarray(acc.T).reshape(w.shape)
+            return gx, gw, _bias_grad(g) if nb else None
         gx = _conv_t_any(g, w, self.stride, self.padding, tuple(x.shape[2:])) if nx else None
         gw = None
         if nw:
