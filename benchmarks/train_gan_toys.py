@@ -14,6 +14,11 @@ quality; a mode counts with ≥ 20 % of its fair share of high-quality samples).
 
     python benchmarks/train_gan_toys.py [--data ring8 grid25] [--seeds 0 1 2] [--threads 2]
                                         [--skip torch,anchor,recipe] [--json out.json]
+    python benchmarks/train_gan_toys.py --timing [--rounds 5] [--threads 2]
+
+``--timing`` measures speed alone, fairly on a shared machine: the anchor's step in PyTorch and
+in tinygen (and the recipe's step) alternate in short rounds, and the median ms per step of each
+is reported with the projected time of 5,000 steps.
 """
 from __future__ import annotations
 
@@ -112,6 +117,98 @@ def run_recipe(model_name, data, seed, overrides=None, verbose=False):
     return metrics, trainer.model, trainer.recipe
 
 
+def _step_makers(threads):
+    """Callables that build a model and return one-training-step closures (anchor and recipe)."""
+    import numpy as np
+    from tinygen.data import toy_2d
+    x = toy_2d("ring8", ANCHOR["n_train"], 0)
+    b = ANCHOR["batch"]
+
+    def torch_step():
+        import torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        nn = torch.nn
+        h = ANCHOR["hidden"]
+        G = nn.Sequential(nn.Linear(2, h[0]), nn.ReLU(), nn.Linear(h[0], h[1]), nn.ReLU(), nn.Linear(h[1], 2))
+        D = nn.Sequential(nn.Linear(2, h[0]), nn.ReLU(), nn.Linear(h[0], h[1]), nn.ReLU(), nn.Linear(h[1], 1))
+        og = torch.optim.Adam(G.parameters(), lr=ANCHOR["lr"], betas=ANCHOR["betas"])
+        od = torch.optim.Adam(D.parameters(), lr=ANCHOR["lr"], betas=ANCHOR["betas"])
+        xt = torch.tensor(x)
+        bce = nn.BCEWithLogitsLoss()
+
+        def step(_):
+            real = xt[torch.randint(0, len(xt), (b,))]
+            fake = G(torch.randn(b, 2))
+            r, f = D(real), D(fake.detach())
+            d_loss = bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
+            od.zero_grad()
+            d_loss.backward()
+            od.step()
+            f = D(fake)
+            g_loss = bce(f, torch.ones_like(f))
+            og.zero_grad()
+            g_loss.backward()
+            og.step()
+        return step
+
+    def tinygen_step():
+        import tinygen as tg
+        from tinygen.models.gan import GAN
+        from tinygen.models.gan_tricks import GANOptions, make_optimizers, train_step
+        tg.manual_seed(0)
+        model = GAN((2,), latent_dim=2, hidden=ANCHOR["hidden"])
+        opt = GANOptions(lr_d=ANCHOR["lr"], lr_g=ANCHOR["lr"], betas=ANCHOR["betas"])
+        opts = make_optimizers(model, opt)
+        rng = np.random.default_rng(0)
+        return lambda i: train_step(model, x[rng.integers(0, len(x), b)], None, opts["d"], opts["g"], opt, i)
+
+    def recipe_step():
+        import tinygen as tg
+        from tinygen.data import load_dataset
+        from tinygen.train.recipes import get
+        recipe = get("gan")
+        ds = load_dataset("ring8")
+        cfg = recipe.defaults(ds)
+        tg.manual_seed(0)
+        model = recipe.build(ds, cfg)
+        opts = recipe.make_optimizers(model, cfg)
+        rng = np.random.default_rng(0)
+        return lambda i: recipe.train_step(model, (x[rng.integers(0, len(x), b)],), opts, cfg, i)
+
+    makers = {"tinygen anchor": tinygen_step, "tinygen recipe": recipe_step}
+    try:
+        import torch  # noqa: F401
+        makers = {"torch anchor": torch_step, **makers}
+    except ImportError:
+        pass
+    return makers
+
+
+def timing(rounds, threads, steps_per_round=200):
+    import statistics
+    steps = {name: make() for name, make in _step_makers(threads).items()}
+    for fn in steps.values():                      # warm up (JIT, allocator)
+        for i in range(20):
+            fn(i)
+    per = {name: [] for name in steps}
+    for r in range(rounds):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            for i in range(steps_per_round):
+                fn(r * steps_per_round + i)
+            per[name].append((time.perf_counter() - t0) / steps_per_round * 1e3)
+    print(f"{'run':16s} {'ms/step (median of ' + str(rounds) + ' rounds)':>34s} {'5000 steps':>11s}")
+    out = {}
+    for name, v in per.items():
+        med = statistics.median(v)
+        out[name] = med
+        print(f"{name:16s} {med:34.2f} {med * 5:10.1f}s")
+    if "torch anchor" in out:
+        print(f"tinygen / torch on the anchor run: {out['tinygen anchor'] / out['torch anchor']:.2f}x the time")
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"])
@@ -120,8 +217,12 @@ def main(argv=None):
     p.add_argument("--skip", default="", help="comma-separated rows to skip: torch, anchor, recipe")
     p.add_argument("--json", help="also write the rows to this file")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--timing", action="store_true", help="only the interleaved speed comparison")
+    p.add_argument("--rounds", type=int, default=5)
     a = p.parse_args(argv)
     _threads(a.threads)
+    if a.timing:
+        return timing(a.rounds, a.threads)
     skip = set(s for s in a.skip.split(",") if s)
     try:
         import torch  # noqa: F401

@@ -128,7 +128,7 @@ class ConditionalGAN(_ConditionalMixin, AdversarialModel):
         return ConditionalDCGAN(**kwargs)
 
     def generate(self, z, labels=None, ema=False):
-        """G(z, y) in model space, shape (n, *data_shape); labels are required."""
+        """G(z, y) in model space, shape (n, *data_shape); labels None: balanced classes."""
         g = self.generator_ema if (ema and self.generator_ema is not None) else self.generator
         lab = self._labels(labels, z.shape[0]) if labels is None or not hasattr(labels, "dtype") else labels
         return g(z, lab).reshape((z.shape[0],) + self.data_shape)

@@ -13,16 +13,23 @@ mode collapse          ``instance_noise``: add N(0, σ²) to every input of D, r
                        ``g_batch_norm`` (a model option): BatchNorm1d/2d in G.
                        ``lr_d``/``lr_g``: separate learning rates for D and G (TTUR, Heusel et
                        al. 2017).
-                       ``pack`` (a model option, beyond the seeds): PacGAN, D judges ``pack``
-                       samples at once, so a collapsed G is easy to spot (Lin et al. 2018).
-unstable training      smaller learning rates (``lr_d``, ``lr_g``); regularisation
-                       (``loss="wgan-gp"``: the gradient penalty); ``label_smoothing``: D's target
-                       for real examples is 1 − s instead of 1 (one-sided: fakes stay at 0,
-                       Salimans et al. 2016), so D cannot become infinitely confident.
+                       Beyond the seeds: ``pack`` (a model option), PacGAN: D judges ``pack``
+                       samples at once, so a collapsed G is easy to spot (Lin et al. 2018);
+                       :class:`tinygen.models.cgan.SelfConditionedGAN`: both players are
+                       conditioned on k-means clusters of the data (Liu et al. 2020), so no
+                       cluster -- and no mode -- can be dropped unpunished.
+unstable training      smaller learning rates (``lr_d``, ``lr_g``, and ``lr_decay_steps`` to let
+                       them fall); regularisation: ``r1`` (R1 penalty on D's gradient at real
+                       data, Mescheder et al. 2018) or ``loss="wgan-gp"`` (the gradient penalty);
+                       ``label_smoothing``: D's target for real examples is 1 − s instead of 1
+                       (one-sided: fakes stay at 0, Salimans et al. 2016), so D cannot become
+                       infinitely confident.
 D too good             ``n_gen``: G steps per iteration (update G more often); ``n_critic``: D steps
                        per iteration (> 1 to slow G down relative to D, as WGAN's 5 critic steps).
 (sampling)             ``ema``: an exponential moving average of G's weights with this decay
-                       is what ``sample`` uses (Yazıcı et al. 2019).
+                       is what ``sample`` uses (Yazıcı et al. 2019); the truncation trick and a
+                       D-free density truncation are model options (``truncation``,
+                       ``calibrate_truncation``).
 =====================  ========================================================================
 
 Every step reports what a student needs to see the game: the D and G losses, D(x) and D(G(z))
