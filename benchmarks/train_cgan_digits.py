@@ -3,9 +3,11 @@
 Rows per seed:
 
 * ``torch anchor``: PyTorch, G 42-256-256-64 (LeakyReLU 0.2, tanh), D 74-256-256-1 (LeakyReLU
-  0.2), one-hot labels, non-saturating loss, Adam 2e-4 β=(0.5, 0.999), batch 64, as many steps
-  as the tinygen recipe (when torch imports);
-* ``tinygen recipe``: ``tinygen train cgan --data digits`` with its defaults, through the recipe.
+  0.2), one-hot labels, the plain non-saturating game, Adam 2e-4 β=(0.5, 0.999), batch 64, as
+  many steps as the tinygen recipe (when torch imports);
+* ``tinygen cgan``: ``tinygen train cgan --data digits`` with its defaults, through the Trainer
+  (the same networks; R1, learning-rate decay, EMA, truncation ψ = 1.2 when sampling), and the
+  same model sampled without truncation (``ψ=0`` row).
 
 1,000 samples (100 per class) are scored by tinygen's digit classifier
 (:mod:`tinygen.metrics.classifier`, an independent network trained on the real training split):
@@ -55,9 +57,8 @@ def torch_anchor(seed, steps, threads, cfg):
                       nn.Linear(h[1], 64), nn.Tanh())
     D = nn.Sequential(nn.Linear(64 + 10, h[0]), nn.LeakyReLU(0.2), nn.Linear(h[0], h[1]), nn.LeakyReLU(0.2),
                       nn.Linear(h[1], 1))
-    betas = (float(cfg["beta1"]), 0.999)
-    og = torch.optim.Adam(G.parameters(), lr=float(cfg["lr"]), betas=betas)
-    od = torch.optim.Adam(D.parameters(), lr=float(cfg["lr"]), betas=betas)
+    og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     x = torch.tensor(ds.x_train.reshape(-1, 64) * 2 - 1)
     y = torch.nn.functional.one_hot(torch.tensor(ds.y_train), 10).float()
     bce = nn.BCEWithLogitsLoss()
@@ -115,22 +116,34 @@ def main(argv=None):
               f"(test vs train) {floor:.3f}", flush=True)
         recipe = get(a.model)
         cfg = recipe.defaults(ds)
-        steps = int(cfg["epochs"]) * (len(ds.x_train) // int(cfg["batch_size"]))
+        steps = int(cfg["epochs"]) * (len(ds.x_train) // int(cfg["batch_size"]))   # as the recipe
         runs = []
         if "recipe" not in skip:
-            runs.append((f"tinygen {a.model}", lambda: run_recipe(a.model, "digits", seed, verbose=a.verbose)[0]))
+            def recipe_rows():
+                metrics, model, _ = run_recipe(a.model, "digits", seed, verbose=a.verbose)
+                out = [(f"tinygen {a.model}", metrics)]
+                if getattr(model, "conditional", False):     # the same G without truncation
+                    import tinygen as tg
+                    model.truncation.data[...] = 0.0
+                    labels = np.arange(1000) % 10
+                    tg.manual_seed(seed + 1)
+                    s = np.clip(model.sample(1000, labels).numpy(), 0, 1)
+                    out.append((f"tinygen {a.model} ψ=0", dict(_scores(s, labels, ds), seconds=metrics["seconds"])))
+                return out
+            runs.append(recipe_rows)
         if have_torch and a.model == "cgan":
-            runs.append(("torch anchor", lambda: torch_anchor(seed, steps, a.threads, cfg)))
-        for name, fn in runs:
-            r = fn()
-            row = dict(run=name, seed=seed, **{k: v for k, v in r.items() if not isinstance(v, list)})
-            rows.append(row)
-            print(f"  {name:14s} label_accuracy {r['label_accuracy']:.4f}  frechet {r['frechet']:.3f}  "
-                  f"classifier_frechet {r['classifier_frechet']:.3f}  class_coverage {r['class_coverage']}  "
-                  f"{r['seconds']:.1f}s", flush=True)
+            runs.append(lambda: [("torch anchor", torch_anchor(seed, steps, a.threads, cfg))])
+        for fn in runs:
+            for name, r in fn():
+                row = dict(run=name, seed=seed, **{k: v for k, v in r.items() if not isinstance(v, list)})
+                rows.append(row)
+                acc = r.get("label_accuracy", float("nan"))
+                print(f"  {name:18s} label_accuracy {acc:.4f}  frechet {r['frechet']:.3f}  "
+                      f"classifier_frechet {r['classifier_frechet']:.3f}  class_coverage {r['class_coverage']}  "
+                      f"{r['seconds']:.1f}s", flush=True)
     if rows:
         print("mean label accuracy: " + ", ".join(
-            f"{n} {np.mean([r['label_accuracy'] for r in rows if r['run'] == n]):.4f}"
+            f"{n} {np.mean([r.get('label_accuracy', np.nan) for r in rows if r['run'] == n]):.4f}"
             for n in dict.fromkeys(r["run"] for r in rows)))
     if a.json:
         with open(a.json, "w") as f:

@@ -46,6 +46,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import optim
+from ..autograd.grad_mode import no_grad
 from ..random import normal_array
 from ..tensor import Tensor
 
@@ -159,7 +160,8 @@ def train_step(model, real, labels, opt_d, opt_g, options: GANOptions, step: int
     """One iteration of the game on a batch of real examples (data space, NumPy or Tensor).
 
     1. ``n_critic`` times: fakes G(z) (detached) → D's loss on (noisy) real and fake → D update.
-    2. ``n_gen`` times: fresh fakes → G's loss through D (D's weights untouched) → G update.
+    2. ``n_gen`` times: G's loss through the updated D (D's weights untouched) → G update; the
+       first G step reuses the last D step's fakes (as the usual loop does), later ones draw anew.
     3. EMA of G's weights (``options.ema``).
 
     For conditional models, fakes use the real batch's labels. A batch that is not a multiple of
@@ -185,8 +187,13 @@ def train_step(model, real, labels, opt_d, opt_g, options: GANOptions, step: int
 
     d_params = list(model.discriminator.parameters())
     g_params = list(model.generator.parameters())
-    for _ in range(options.n_critic):
-        fake = model.generate(model.sample_latent(n), labels).detach()
+    for i in range(options.n_critic):
+        if i == options.n_critic - 1:       # the last D step's fakes keep G's graph for G's step
+            fake_g = model.generate(model.sample_latent(n), labels)
+            fake = fake_g.detach()
+        else:
+            with no_grad():
+                fake = model.generate(model.sample_latent(n), labels)
         d_loss, r_logits, f_logits = model.d_loss(add_instance_noise(real, sigma),
                                                   add_instance_noise(fake, sigma), labels,
                                                   label_smoothing=options.label_smoothing if bce else 0.0,
@@ -199,9 +206,9 @@ def train_step(model, real, labels, opt_d, opt_g, options: GANOptions, step: int
     for p in d_params:              # G's step: D is a fixed function, its weights get no gradient
         p.requires_grad_(False)
     try:
-        for _ in range(options.n_gen):
-            fake = model.generate(model.sample_latent(n), labels)
-            g_loss, g_logits = model.g_loss(add_instance_noise(fake, sigma), labels)
+        for j in range(options.n_gen):
+            fake = fake_g if j == 0 else model.generate(model.sample_latent(n), labels)
+            g_loss, _ = model.g_loss(add_instance_noise(fake, sigma), labels)
             opt_g.zero_grad()
             g_loss.backward()
             g_norm = grad_norm(g_params)
