@@ -135,29 +135,48 @@ class _Conditioning(Module):
 
 
 class EpsMLP(Module):
-    """ε_θ for flat vectors: ``depth`` hidden layers of width ``hidden`` with SiLU; the step (and
-    label) embedding is added to every hidden pre-activation,
+    """ε_θ for flat vectors: the input and its step embedding side by side, then ``depth`` hidden
+    layers of width ``hidden`` with SiLU; a class label adds a learned vector to the first layer,
 
-        h_1 = SiLU(W_1 x + e_1(t, y)),  h_{k+1} = SiLU(W_{k+1} h_k + e_{k+1}(t, y)),  ε = W_out h_depth.
+        h_1 = SiLU(W_1 [x ; emb(t)] + u_y),  h_{k+1} = SiLU(W_{k+1} h_k),  ε = W_out h_depth.
     """
 
     def __init__(self, dim, hidden=256, depth=3, embed_dim=64, num_classes=None, dtype=None, device=None):
         super().__init__()
-        self.dim, self.hidden, self.depth = int(dim), int(hidden), int(depth)
-        # the step/label MLP is narrow (hidden/4): it only has to tell T steps and K labels apart
-        self.cond = _Conditioning(self.hidden * self.depth, embed_dim, max(32, self.hidden // 4), num_classes,
-                                  dtype, device)
-        sizes = [self.dim] + [self.hidden] * self.depth
+        self.dim, self.hidden, self.depth, self.embed_dim = int(dim), int(hidden), int(depth), int(embed_dim)
+        self.num_classes = num_classes
+        sizes = [self.dim + self.embed_dim] + [self.hidden] * self.depth
         self.layers = ModuleList([Linear(a, b, dtype=dtype, device=device) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = Linear(self.hidden, self.dim, dtype=dtype, device=device)
+        if num_classes is not None:
+            # index num_classes is the "null" label of classifier-free guidance
+            self.label_emb = Embedding(num_classes + 1, self.hidden, dtype=dtype, device=device)
+            self.label_emb.weight.data[...] *= 0.1
 
     def forward(self, x, t, y=None):
+        from ..functions import cat
         shape = x.shape
-        h = x.reshape(shape[0], -1)
-        e = self.cond(t, y)
-        for k, layer in enumerate(self.layers):
-            h = F.silu(layer(h) + e[:, k * self.hidden:(k + 1) * self.hidden])
+        w = self.out.weight
+        emb = _embedding_table(int(np.max(t)) + 1, self.embed_dim)[np.asarray(t, dtype=np.int64)]
+        h = self.layers[0](cat([x.reshape(shape[0], -1), Tensor(backend.to_device(emb.astype(w.dtype), w.device))],
+                               axis=1))
+        if self.num_classes is not None:
+            h = h + self.label_emb(np.full(shape[0], self.num_classes, dtype=np.int64) if y is None else y)
+        h = F.silu(h)
+        for layer in self.layers[1:]:
+            h = F.silu(layer(h))
         return self.out(h).reshape(shape)
+
+
+_TABLES = {}
+
+
+def _embedding_table(n, dim):
+    """timestep_embedding(0..n−1, dim), cached (grown as needed)."""
+    tab = _TABLES.get(dim)
+    if tab is None or len(tab) < n:
+        tab = _TABLES[dim] = timestep_embedding(np.arange(max(n, 1024)), dim)
+    return tab
 
 
 class _ResBlock(Module):

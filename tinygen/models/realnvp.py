@@ -66,9 +66,10 @@ def make_masks(data_shape, n):
 
 
 class AffineCoupling(Module):
-    """One affine coupling layer on (N, D) vectors with a fixed mask (see the module docstring).
+    """One affine coupling layer on (N, D) vectors with a fixed mask m (see the module docstring).
 
-    s, t = split(MLP(m ⊙ x)); s ← scale ⊙ tanh(s) ⊙ (1 − m); t ← t ⊙ (1 − m).
+    h = MLP(m ⊙ x);  s = scale ⊙ tanh(W_s h + b_s) ⊙ (1 − m);  t = (W_t h + b_t) ⊙ (1 − m);
+    y = x ⊙ exp(s) + t  (on the masked coordinates s = t = 0, so they pass unchanged).
     """
 
     def __init__(self, mask, hidden=128, n_hidden=2, activation="relu", dtype=None, device=None):
@@ -79,13 +80,16 @@ class AffineCoupling(Module):
         kw = dict(dtype=dtype, device=device)
         sizes = [d] + [self.hidden] * self.n_hidden
         self.layers = ModuleList([Linear(a, b, **kw) for a, b in zip(sizes[:-1], sizes[1:])])
-        self.out = Linear(sizes[-1], 2 * d, **kw)
-        self.out.weight.data[...] = 0      # start as the identity map
-        self.out.bias.data[...] = 0
-        w = self.out.weight
+        self.s_out = Linear(sizes[-1], d, **kw)
+        self.t_out = Linear(sizes[-1], d, **kw)
+        for head in (self.s_out, self.t_out):       # start as the identity map
+            head.weight.data[...] = 0
+            head.bias.data[...] = 0
+        w = self.s_out.weight
         xp = backend.get_array_module(w.data)
         self.scale = Parameter(xp.ones(d, dtype=w.dtype))
         self.register_buffer("mask", Tensor(xp.asarray(mask, dtype=w.dtype)))
+        self.register_buffer("inv_mask", Tensor(xp.asarray(1.0 - mask, dtype=w.dtype)), persistent=False)
         if activation not in ("relu", "silu", "tanh"):
             raise ValueError(f"AffineCoupling: activation must be relu, silu or tanh, got {activation!r}")
         self.activation = activation
@@ -97,24 +101,19 @@ class AffineCoupling(Module):
         h = xm
         for layer in self.layers:
             h = self._act(layer(h))
-        h = self.out(h)
-        inv = 1.0 - self.mask
-        s = h[:, :self.dim].tanh() * self.scale * inv
-        t = h[:, self.dim:] * inv
+        s = self.s_out(h).tanh() * (self.scale * self.inv_mask)
+        t = self.t_out(h) * self.inv_mask
         return s, t
 
     def forward(self, x):
         """x (N, D) → (y, log|det ∂y/∂x|) with the log-determinant of shape (N,)."""
-        xm = x * self.mask
-        s, t = self._s_t(xm)
-        y = xm + (1.0 - self.mask) * (x * s.exp() + t)
-        return y, s.sum(axis=1)
+        s, t = self._s_t(x * self.mask)
+        return x * s.exp() + t, s.sum(axis=1)
 
     def inverse(self, y):
-        """y (N, D) → x, the exact inverse of :meth:`forward`."""
-        ym = y * self.mask
-        s, t = self._s_t(ym)
-        return ym + (1.0 - self.mask) * ((y - t) * (-s).exp())
+        """y (N, D) → x, the exact inverse of :meth:`forward` (m ⊙ y = m ⊙ x gives the same s, t)."""
+        s, t = self._s_t(y * self.mask)
+        return (y - t) * (-s).exp()
 
 
 class RealNVP(Module):
