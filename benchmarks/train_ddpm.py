@@ -7,9 +7,12 @@ toys, 512 for digits), T = 200 (toys) or 500 (digits) with the linear schedule (
 2,100 epochs on digits (pixels scaled to [−1, 1]); ancestral sampling with the posterior
 variance; no EMA, no learning-rate schedule, no clipping.
 
-tinygen runs the command line with its defaults (see tinygen/train/recipes/diffusion.py: step
-embedding injected in every layer, cosine schedule, warm-up + cosine learning-rate decay, EMA
-of the weights; digits class-conditional with label dropout, x̂_0 clipped to the pixel range).
+tinygen runs the command line with its defaults (see tinygen/train/recipes/diffusion.py: the
+same network shape, with the cosine schedule, toys centred and scaled ×2, warm-up + cosine
+learning-rate decay, EMA of the weights, 1,200 epochs on digits, class-conditional with label
+dropout, x̂_0 clipped to the pixel range and DDIM-100 sampling). For a conditional run the
+digit figures are on samples of its p(x) = Σ_y p(y) p(x|y), labels drawn at the training
+frequencies (``frechet_unconditional``: the null label).
 
 Both are scored by the same code on the same number of samples: ``modes``/``high_quality``
 (2,500 samples, :func:`tinygen.metrics.mode_coverage`) on the toys; ``frechet`` (PCA-20

@@ -12,9 +12,9 @@
    :func:`make_schedule`. Steps are numbered t = 0 … T−1 here (step t adds β_t).
 
 2. **Network.** ε_θ(x_t, t[, y]) predicts the noise that was added. The step index enters as a
-   sinusoidal embedding (Vaswani et al., 2017) through a small MLP; a class label, when the model
-   is conditional, adds a learned embedding to it. :class:`EpsMLP` (vectors: 2-D toys, flattened
-   digits) injects the embedding into every hidden layer; :class:`EpsConvNet` is a small U-Net
+   sinusoidal embedding (Vaswani et al., 2017); a class label, when the model is conditional,
+   adds a learned vector. :class:`EpsMLP` (vectors: 2-D toys, flattened digits) reads
+   [x_t ; emb(t)] and adds the label vector to its first layer; :class:`EpsConvNet` is a small U-Net
    for MNIST-size images.
 
 3. **Loss.** The "simple" objective ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖² with t uniform

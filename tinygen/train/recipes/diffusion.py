@@ -7,7 +7,7 @@ last steps polish the weights instead of jittering around them (the toys' modes 
 
 Defaults per data set (measured to reach issue #7's targets; see benchmarks/train_ddpm.py):
 
-* 2-D toys: ε-MLP 3×256 SiLU with the step embedding injected in every layer, T = 200 with
+* 2-D toys: ε-MLP 3×256 SiLU reading the point and its 64-d step embedding, T = 200 with
   the cosine schedule, batch 256, Adam 1e-3, 64 epochs of 20,000 points (≈ 5,000 steps), data
   centred and scaled by 1/``data_scale`` = 2, EMA 0.995, ancestral sampling;
   metrics ``modes``/``high_quality`` (ring8, grid25) or ``on_manifold`` (moons, swissroll),
@@ -19,6 +19,7 @@ Defaults per data set (measured to reach issue #7's targets; see benchmarks/trai
   training frequencies, guidance ``guidance``, 0 by default): ``frechet`` (PCA-20),
   ``class_coverage`` and ``label_accuracy`` (the shared digit classifier); and on 1,000 samples
   with the null label: ``frechet_unconditional``, ``class_coverage_unconditional``.
+  ``tinygen sample DIR`` draws labels the same way unless ``--label K`` fixes one.
 * MNIST / Fashion-MNIST: the small convolutional U-Net (:class:`~tinygen.models.ddpm.EpsConvNet`).
 
 Family options: ``T``, ``schedule`` (linear, cosine), ``hidden``, ``depth``, ``embed_dim``, ``data_scale``,
@@ -74,6 +75,7 @@ class DDPMRecipe(Recipe):
         self.conditional = False
         self._total_steps = None
         self._toy_samples = None          # evaluate's samples, drawn again by pictures otherwise
+        self._train_labels = None         # a conditional run draws labels from these for p(x)
 
     # ---- defaults ------------------------------------------------------------------------------
     def defaults(self, dataset):
@@ -105,6 +107,7 @@ class DDPMRecipe(Recipe):
         name = _name(dataset)
         toy = name in TOY_DATASETS
         self.conditional = bool(config.get("conditional", False)) and not toy
+        self._train_labels = np.asarray(dataset.y_train) if self.conditional else None
         x = np.asarray(dataset.x_train, dtype=np.float64)
         shape = tuple(dataset.data_shape)
         if toy:
@@ -183,9 +186,15 @@ class DDPMRecipe(Recipe):
             if not self.conditional:
                 raise ValueError("this ddpm run is not conditional: it takes no labels")
             labels = np.broadcast_to(np.asarray(labels, dtype=np.int64), (int(n),))
+        elif self._train_labels is not None:
+            labels = self._random_labels(int(n))     # no label asked: a sample of p(x) = Σ_y p(y) p(x|y)
         x = self._draw(model, int(n), config, labels, progress=True)
         shape = model.data_shape if len(model.data_shape) != 3 or model.data_shape[0] != 1 else model.data_shape[1:]
         return self._to_data(model, x, shape)
+
+    def _random_labels(self, n):
+        """n labels drawn with the training set's class frequencies (tinygen's generator)."""
+        return self._train_labels[R.integers_array(0, len(self._train_labels), (n,))]
 
     # ---- evaluation ----------------------------------------------------------------------------
     def evaluate(self, model, dataset, config):
@@ -207,7 +216,7 @@ class DDPMRecipe(Recipe):
         if self.conditional:
             # the model's own p(x) = Σ_y p(y) p(x | y): labels drawn with the training frequencies
             # (the usual protocol for class-conditional models); guidance as configured
-            labels = np.asarray(dataset.y_train)[R.integers_array(0, len(dataset.y_train), (N_IMAGE_SAMPLES,))]
+            labels = self._random_labels(N_IMAGE_SAMPLES)
             s = self._to_data(model, self._draw(model, N_IMAGE_SAMPLES, config, labels), shape)
             metrics["label_accuracy"] = float(label_accuracy(s, labels, dataset))
         else:
