@@ -80,10 +80,10 @@ class DigitClassifier:
         self.name = name
         sizes = (int(np.prod(self.image_shape)),) + self.hidden
         layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
+        for a, b in zip(sizes[:-1], sizes[1:]):        # always on the CPU: small, and cached
+            layers += [nn.Linear(a, b, device="cpu"), nn.ReLU()]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(sizes[-1], self.num_classes)
+        self.head = nn.Linear(sizes[-1], self.num_classes, device="cpu")
         self.module = nn.Sequential(self.body, self.head)
         self.test_accuracy = float("nan")
 
@@ -108,7 +108,7 @@ class DigitClassifier:
         self.module.eval()
         with no_grad():
             for s in range(0, len(a), batch):
-                out.append(fn(Tensor(a[s:s + batch])).numpy())
+                out.append(fn(Tensor(a[s:s + batch], device="cpu")).numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def logits(self, x):
@@ -191,7 +191,7 @@ def _fit(clf, opt, x, y, n, bs, steps, cfg, rng, L, Tensor, verbose):
             xb = _shifted(x[idx], rng, cfg["shift"]).reshape(len(idx), -1)
             for g in opt.param_groups:         # cosine decay of the learning rate
                 g["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * step / steps))
-            loss = L.cross_entropy(clf.module(Tensor(xb)), y[idx])
+            loss = L.cross_entropy(clf.module(Tensor(xb, device="cpu")), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -215,7 +215,7 @@ def digit_classifier(dataset="digits", data_dir=None, retrain=False, verbose=Fal
     clf = None
     if not retrain and os.path.exists(path):
         try:
-            st = io.load(path)
+            st = io.load(path, device="cpu")
             if int(st.get("version", 0)) == VERSION:
                 clf = DigitClassifier.from_state(st)
         except (ValueError, KeyError, OSError):

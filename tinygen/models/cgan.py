@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .. import functional as F
 from .. import nn
 from ..functions import cat
@@ -51,7 +52,9 @@ class LabelCode(nn.Module):
     def forward(self, labels, like):
         lab = labels.data if isinstance(labels, Tensor) else labels
         if self.conditioning == "embedding":
-            return self.embedding(lab)
+            return self.embedding(lab)                    # indices follow the table's device
+        if backend.device_of(lab) != like.device:
+            lab = backend.to_device(lab, like.device)
         return F.one_hot(lab, self.num_classes, dtype=like.dtype)
 
 
@@ -79,10 +82,7 @@ class _ConditionalMixin:
     def _labels(self, labels, n):
         lab = as_labels(labels, n, self.num_classes)
         dev = self.shift.device
-        if dev != "cpu":
-            from .. import backend
-            lab = backend.to_device(lab, dev)
-        return lab
+        return lab if dev == "cpu" else backend.to_device(lab, dev)
 
     def sample(self, n, labels=None, ema=True):
         """n examples (data space) of the given classes: None → balanced classes, an int → that
@@ -215,8 +215,8 @@ class SelfConditionedGAN(ConditionalGAN):
         cent = np.zeros((self.clusters, self.data_dim), np.float32)
         cent[:len(c)] = c
         w = np.bincount(lab, minlength=self.clusters).astype(np.float64)
-        self.centroids.data[...] = backend_array(cent, self.centroids.data)
-        self.cluster_weights.data[...] = backend_array((w / w.sum()).astype(np.float32), self.centroids.data)
+        self.centroids.data[...] = _on_device_of(cent, self.centroids.data)
+        self.cluster_weights.data[...] = _on_device_of((w / w.sum()).astype(np.float32), self.centroids.data)
         return self
 
     def assign(self, x_model):
@@ -241,7 +241,6 @@ class SelfConditionedGAN(ConditionalGAN):
         return AdversarialModel.sample(self, n, labels, ema)
 
 
-def backend_array(a, like):
+def _on_device_of(a, like):
     """NumPy array ``a`` on the device of array ``like``."""
-    from .. import backend
     return backend.to_device(a, backend.device_of(like))

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 
@@ -137,7 +137,7 @@ def add_instance_noise(x, std):
     """x + N(0, std²) (x itself when std is 0); the noise is a constant, so gradients pass through."""
     if std <= 0:
         return x
-    return x + Tensor(normal_array(tuple(x.shape), x.dtype, x.device) * np.asarray(std, x.dtype), device=x.device)
+    return x + Tensor(normal_array(tuple(x.shape), x.dtype, x.device) * float(std), device=x.device)
 
 
 def _set_lr(opt, lr):
