@@ -23,6 +23,13 @@ ConvTranspose2d, Conv2dWeightGrad — have backwards written with each other's `
 (under create_graph) or array functions (fast path), so every derivative is again made of
 convolutions. weight_grad(x, g) is bilinear; its adjoints are
     ∂/∂x ⟨G, weight_grad(x, g)⟩ = conv_transpose2d(g, G),   ∂/∂g = conv2d(x, G).
+
+On the CPU (fast path, Numba kernels) batches of 16+ images use the batch-minor column order
+(column (ho, wo, n)), whose im2col/col2im kernels vectorise; the GEMMs are unchanged and the
+NCHW ↔ column-order transposes (with the bias add) are single passes. The weight-gradient GEMM
+is computed as cols · g₂ᵀ (K, C_out) when K ≥ C_out (the faster orientation), and
+ConvTranspose2d's two gradients share one im2col(g). Batches whose columns would exceed 32 MB
+are processed in chunks of images.
 """
 from __future__ import annotations
 
