@@ -21,6 +21,7 @@ features of the real training digits) and ``class_coverage`` (the shared digit c
 whole command (tinygen: training, evaluation and pictures). Both libraries run on one thread.
 
     nice -n 5 python benchmarks/train_ddpm.py [--data ring8 grid25 digits] [--skip-torch] [--json FILE]
+    nice -n 5 python benchmarks/train_ddpm.py --step-timing      # per-step cost, interleaved
 """
 from __future__ import annotations
 
@@ -141,6 +142,66 @@ def run_torch(data, seed=0, threads=1):
     return out
 
 
+def step_timing(data, rounds=8, chunk=50):
+    """Median milliseconds per training step of tinygen's recipe and of the PyTorch recipe, timed
+    in alternating chunks in one process, so both see the same machine load (whole-run wall
+    times on a shared machine swing by 2x from one minute to the next)."""
+    import torch
+    from torch import nn
+
+    import tinygen as tg
+    from tinygen.data import load_dataset
+    from tinygen.train.recipes import get
+
+    torch.set_num_threads(1)
+    ds = load_dataset(data)
+    recipe = get("ddpm")
+    cfg = recipe.defaults(data)
+    tg.manual_seed(0)
+    model = recipe.build(ds, cfg)
+    opts = recipe.make_optimizers(model, cfg)
+    rng = np.random.default_rng(0)
+    xs = ds.x_train
+    ys = getattr(ds, "y_train", None)
+    bs = cfg["batch_size"]
+
+    def tg_step(i):
+        idx = rng.integers(0, len(xs), bs)
+        batch = (xs[idx],) if ys is None else (xs[idx], ys[idx])
+        recipe.train_step(model, batch, opts, cfg, i)
+
+    r = TORCH_RECIPES[data]
+    x = torch.tensor(xs.reshape(len(xs), -1), dtype=torch.float32)
+    d, hidden, T, tbs = x.shape[1], r["hidden"], r["T"], r["batch"]
+    net = nn.Sequential(nn.Linear(d + 64, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                        nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, d))
+    abar = torch.cumprod(1 - torch.linspace(1e-4 * 1000 / T, 0.02 * 1000 / T, T, dtype=torch.float64), 0)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(32, dtype=torch.float32) / 32)
+
+    def torch_step(i):
+        x0 = x[torch.randint(0, len(x), (tbs,))]
+        t = torch.randint(0, T, (tbs,))
+        eps = torch.randn_like(x0)
+        a = abar[t].float()[:, None]
+        arg = t.float()[:, None] * freqs[None]
+        out = net(torch.cat([a.sqrt() * x0 + (1 - a).sqrt() * eps, arg.sin(), arg.cos()], 1))
+        loss = ((out - eps) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    times = {"tinygen": [], "pytorch": []}
+    for rnd in range(rounds + 1):
+        for name, fn in (("tinygen", tg_step), ("pytorch", torch_step)):
+            t0 = time.perf_counter()
+            for i in range(chunk):
+                fn(rnd * chunk + i)
+            if rnd:                                   # the first round warms up (JIT, caches)
+                times[name].append((time.perf_counter() - t0) / chunk * 1000)
+    return {k: float(np.median(v)) for k, v in times.items()} | {"batch": (bs, tbs)}
+
+
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -154,7 +215,22 @@ def main(argv=None):
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-tinygen", action="store_true")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--step-timing", action="store_true",
+                   help="only time training steps of both, interleaved (ms per step)")
     args = p.parse_args(argv)
+    if args.step_timing:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+        try:
+            import numba
+            numba.set_num_threads(1)
+        except ImportError:
+            pass
+        for data in args.data:
+            t = step_timing(data)
+            print(f"{data:7s} ms/step (interleaved, batch {t['batch'][0]} vs {t['batch'][1]}): "
+                  f"tinygen {t['tinygen']:.2f}  pytorch {t['pytorch']:.2f}", flush=True)
+        return None
     try:
         import torch  # noqa: F401
         have_torch = not args.skip_torch

@@ -18,6 +18,7 @@ the dequantized levels, 4 dequantization draws), ``frechet`` (PCA-20) and ``clas
 wall time; ``wall`` the whole command. Both libraries run on one thread.
 
     nice -n 5 python benchmarks/train_realnvp.py [--data moons digits] [--skip-torch] [--json FILE]
+    nice -n 5 python benchmarks/train_realnvp.py --step-timing      # per-step cost, interleaved
 """
 from __future__ import annotations
 
@@ -130,7 +131,9 @@ def run_torch(data, seed=0, threads=1):
         x_tr = torch.tensor(x_tr.reshape(len(x_tr), -1))
         val = dequant(torch.tensor(x_val.reshape(len(x_val), -1)), torch.Generator().manual_seed(12345))
         best, best_state, bad = math.inf, None, 0
+        epochs = 0
         for _ in range(r["max_epochs"]):
+            epochs += 1
             perm = torch.randperm(len(x_tr))
             for i in range(0, len(perm), r["batch"]):
                 loss = -log_prob(dequant(x_tr[perm[i:i + r["batch"]]])).mean()
@@ -148,7 +151,7 @@ def run_torch(data, seed=0, threads=1):
                     break
         layers.load_state_dict(best_state)
     seconds = time.perf_counter() - t0
-    out = {}
+    out = {} if not image else {"epochs": epochs, "best_epoch": epochs - bad}
     with torch.no_grad():
         x_test = torch.tensor(ds.x_test.reshape(len(ds.x_test), -1), dtype=torch.float32)
         z = torch.randn(1000 if image else 2500, d)
@@ -174,6 +177,74 @@ def run_torch(data, seed=0, threads=1):
     return out
 
 
+def step_timing(data, rounds=8, chunk=40):
+    """Median milliseconds per training step of tinygen's recipe and of the PyTorch recipe (same
+    batch size), timed in alternating chunks in one process so both see the same machine load."""
+    import torch
+    from torch import nn
+
+    import tinygen as tg
+    from tinygen.data import load_dataset
+    from tinygen.train.recipes import get
+
+    torch.set_num_threads(1)
+    ds = load_dataset(data)
+    recipe = get("realnvp")
+    cfg = dict(recipe.defaults(data))
+    r = TORCH_RECIPES[data]
+    cfg["batch_size"] = bs = r["batch"]                  # the same batch on both sides
+    tg.manual_seed(0)
+    model = recipe.build(ds, cfg)
+    opts = recipe.make_optimizers(model, cfg)
+    rng = np.random.default_rng(0)
+    xs = ds.x_train
+
+    def tg_step(i):
+        recipe.train_step(model, (xs[rng.integers(0, len(xs), bs)],), opts, cfg, i)
+
+    image = data == "digits"
+    d = int(np.prod(xs.shape[1:]))
+    if image:
+        board = torch.tensor((np.add.outer(np.arange(8), np.arange(8)) % 2).reshape(-1), dtype=torch.float32)
+    else:
+        board = torch.tensor([1.0, 0.0])
+    h = r["hidden"]
+    nets = nn.ModuleList([nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2 * d))
+                          for _ in range(8)])
+    masks = [board if i % 2 == 0 else 1 - board for i in range(8)]
+    opt = torch.optim.Adam(nets.parameters(), lr=1e-3)
+    x = torch.tensor(xs.reshape(len(xs), -1), dtype=torch.float32)
+    alpha, levels = r.get("alpha", 0.0), getattr(ds, "levels", None)
+
+    def torch_step(i):
+        y = x[torch.randint(0, len(x), (bs,))]
+        ld = torch.zeros(bs)
+        if image:
+            y = (torch.round(y * (levels - 1)) + torch.rand(y.shape)) / levels
+            p = alpha + (1 - 2 * alpha) * y
+            ld = ld + (math.log(1 - 2 * alpha) - p.log() - (1 - p).log()).sum(1)
+            y = p.log() - (1 - p).log()
+        for net, m in zip(nets, masks):
+            s, t = net(y * m).chunk(2, dim=1)
+            s = torch.tanh(s) * (1 - m)
+            y = y * m + (1 - m) * (y * s.exp() + t * (1 - m))
+            ld = ld + s.sum(1)
+        loss = -(-0.5 * (y ** 2).sum(1) - 0.5 * d * math.log(2 * math.pi) + ld).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    times = {"tinygen": [], "pytorch": []}
+    for rnd in range(rounds + 1):
+        for name, fn in (("tinygen", tg_step), ("pytorch", torch_step)):
+            t0 = time.perf_counter()
+            for i in range(chunk):
+                fn(rnd * chunk + i)
+            if rnd:
+                times[name].append((time.perf_counter() - t0) / chunk * 1000)
+    return {k: float(np.median(v)) for k, v in times.items()} | {"batch": bs}
+
+
 def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -185,7 +256,22 @@ def main(argv=None):
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-tinygen", action="store_true")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--step-timing", action="store_true",
+                   help="only time training steps of both, interleaved (ms per step)")
     args = p.parse_args(argv)
+    if args.step_timing:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+        try:
+            import numba
+            numba.set_num_threads(1)
+        except ImportError:
+            pass
+        for data in args.data:
+            t = step_timing(data)
+            print(f"{data:7s} ms/step (interleaved, batch {t['batch']}): tinygen {t['tinygen']:.2f}  "
+                  f"pytorch {t['pytorch']:.2f}", flush=True)
+        return None
     try:
         import torch  # noqa: F401
         have_torch = not args.skip_torch

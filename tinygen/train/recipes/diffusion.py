@@ -115,7 +115,12 @@ class DDPMRecipe(Recipe):
             # absolute, and the toys' modes (σ 0.02–0.05) are tiny next to their extent, so this
             # spends more of the chain where the modes get resolved (standardising to unit
             # variance instead loses most of grid25's modes)
-            shift, scale, clip = x.mean(axis=0), float(config.get("data_scale", 0.5)), None
+            shift, scale = x.mean(axis=0), float(config.get("data_scale", 0.5))
+            # x̂_0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ amplifies ε̂'s error by 1/√ᾱ near t = T (4,000× for the
+            # cosine schedule's last step); clipping it to the data's box (+20 %) keeps DDIM's
+            # big early jumps sane (ring8, DDIM-20: 1 % → 95 % high quality; ancestral unchanged)
+            bound = 1.2 * float(np.abs((x - shift) / scale).max())
+            clip = (-bound, bound)
         else:
             # images in [0, 1] → [−1, 1]; x̂_0 clipped there while sampling
             shift, scale, clip = 0.5, 0.5, (-1.0, 1.0)
