@@ -254,10 +254,18 @@ def test_recipe_early_stopping_keeps_the_best_weights_and_resumes_exactly(tmp_pa
     assert rec._val_keys and all(r.tobytes() in rec._val_keys for r in x_val)
     if device != "cpu":
         return                    # resuming is bit-exact on the CPU backend (the Trainer's contract)
-    # interrupted after 2 epochs and resumed = 3 epochs straight (early-stopping state included)
-    fit("realnvp", "digits", str(tmp_path / "b"), epochs=2, **kw)
-    fit("realnvp", "digits", str(tmp_path / "b"), epochs=3, resume=True, **{k: v for k, v in kw.items() if k != "quiet"},
-        quiet=True)
+    # interrupted after 2 of 3 epochs and resumed = 3 epochs straight (early-stopping state and
+    # the learning-rate schedule included)
+    from tinygen.train.trainer import Callback
+
+    class Stop(Callback):
+        def on_epoch_end(self, trainer, epoch, row):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit("realnvp", "digits", str(tmp_path / "b"), epochs=3, callbacks=[Stop()], **kw)
+    fit("realnvp", "digits", str(tmp_path / "b"), epochs=3, resume=True, **kw)
     a = Trainer.load(str(tmp_path / "a"), quiet=True).model.state_dict()
     b = Trainer.load(str(tmp_path / "b"), quiet=True).model.state_dict()
     for k in a:

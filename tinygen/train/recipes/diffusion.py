@@ -24,7 +24,9 @@ Defaults per data set (measured to reach issue #7's targets; see benchmarks/trai
 
 Family options: ``T``, ``schedule`` (linear, cosine), ``hidden``, ``depth``, ``embed_dim``, ``data_scale``,
 ``ema_decay``, ``warmup``, ``lr_final_ratio``, ``sampler`` (ancestral, ddim), ``sample_steps``
-(DDIM), ``eta``, ``conditional``, ``p_uncond``, ``guidance``.
+(DDIM), ``eta``, ``conditional``, ``p_uncond``, ``guidance``. The learning-rate decay spans
+``epochs``: a run resumed with the same ``--epochs`` ends exactly as an uninterrupted one; a
+larger ``--epochs`` on resume stretches the rest of the decay.
 """
 from __future__ import annotations
 

@@ -22,7 +22,9 @@ Defaults per data set (measured to reach issue #7's targets; see benchmarks/trai
   in [0, 1]), ``frechet`` and ``class_coverage`` on 1,000 samples.
 
 Family options: ``n_couplings``, ``hidden``, ``n_hidden``, ``activation``, ``logit_alpha``,
-``val_fraction``, ``patience``, ``lr_final_ratio``, ``temperature``.
+``val_fraction``, ``patience``, ``lr_final_ratio``, ``temperature``. The learning-rate decay spans
+``epochs``: a run resumed with the same ``--epochs`` ends exactly as an uninterrupted one; a
+larger ``--epochs`` on resume stretches the rest of the decay.
 """
 from __future__ import annotations
 
