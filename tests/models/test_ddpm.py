@@ -266,8 +266,9 @@ def test_recipe_on_a_toy_writes_metrics_and_pictures(tmp_path):
     for f in ("checkpoint", "metrics.json", "samples.png", "trajectory.png", "history.csv"):
         assert (tmp_path / f).exists(), f
     tr = Trainer.load(str(tmp_path), quiet=True)
-    s = tr.sample(7)
-    assert s.shape == (7, 2) and s.dtype == np.float32
+    s = tr.sample(500)
+    assert s.shape == (500, 2) and s.dtype == np.float32
+    assert s.min() < -0.5 and s.max() > 1.0              # data coordinates (ring of radius 2)
     with pytest.raises(ValueError, match="not conditional"):
         tr.sample(3, labels=np.zeros(3, dtype=np.int64))
 

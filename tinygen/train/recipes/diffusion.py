@@ -78,6 +78,7 @@ class DDPMRecipe(Recipe):
         self._total_steps = None
         self._toy_samples = None          # evaluate's samples, drawn again by pictures otherwise
         self._train_labels = None         # a conditional run draws labels from these for p(x)
+        self._image = False
 
     # ---- defaults ------------------------------------------------------------------------------
     def defaults(self, dataset):
@@ -108,6 +109,7 @@ class DDPMRecipe(Recipe):
         from ...models.ddpm import DDPM
         name = _name(dataset)
         toy = name in TOY_DATASETS
+        self._image = not toy
         self.conditional = bool(config.get("conditional", False)) and not toy
         self._train_labels = np.asarray(dataset.y_train) if self.conditional else None
         x = np.asarray(dataset.x_train, dtype=np.float64)
@@ -182,7 +184,7 @@ class DDPMRecipe(Recipe):
 
     def _to_data(self, model, x, dataset_shape):
         x = np.asarray(x, dtype=np.float32)
-        if model.clip_x0 is not None:                      # images: the data's own range
+        if self._image:                                    # images: the data's own range
             x = np.clip(x, 0.0, 1.0)
         return x.reshape((len(x),) + tuple(dataset_shape))
 
