@@ -183,7 +183,12 @@ _PY_NUMBERS = (int, float, bool)
 
 
 def apply_unary(cls, x):
-    """``cls.apply(x)`` for the common case, without the generic loop: one host Tensor input."""
+    """``cls.apply(x)`` for the common case, without the generic loop: one host Tensor input.
+
+    This and :func:`apply_binary` repeat ``apply``'s recording steps inline on purpose: they run
+    once per op, and a shared helper call costs a measurable share of the per-op overhead
+    (benchmarks/overhead.py). Any change to how a node is recorded must be made in all three.
+    """
     d = x.data
     if type(d) is not _ndarray or _state.anomaly:
         return cls.apply(x)
