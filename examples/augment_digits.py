@@ -13,7 +13,15 @@ ignored). A conditional GAN is trained on exactly those few, then a classifier (
 Both are scored on the full held-out test split; repeated for ``--repeats`` draws of the
 labelled subset. Writes augment_samples.png (one row of cGAN samples per class).
 
-    python examples/augment_digits.py [OUT_DIR] [--per-class 10] [--fake-per-class 100] [--repeats 3]
+Measured (3 subsets, CPU): with 10 labelled digits per class the classifier reaches 89.3 % alone
+and 87.6 % with 50 cGAN digits per class added (88.3 % with 20, 87.1 % with 100); with 30 per
+class, 94.0 % alone and 92.6 % with 100 cGAN digits per class. Here the samples do not help: a
+cGAN trained on 100 digits gives grainy digits (see the picture) and some of the wrong class,
+and the classifier's own random shifts already supply the cheap variations. GAN augmentation
+pays off where the generator learned from much more data than the classifier has labels for.
+
+    python examples/augment_digits.py [OUT_DIR] [--per-class 10] [--fake-per-class 50] [--repeats 3]
+                                      [--truncation 0] [--shift 1]
 """
 import os
 
@@ -25,8 +33,8 @@ from tinygen.metrics.classifier import train_classifier
 from tinygen.train import plots
 from tinygen.train.trainer import Trainer
 
-args, ds = setup(__doc__.splitlines()[0], per_class=10, fake_per_class=100, repeats=3, gan_steps=3000,
-                 clf_steps=1500)
+args, ds = setup(__doc__.splitlines()[0], per_class=10, fake_per_class=50, repeats=3, gan_steps=3000,
+                 clf_steps=1500, truncation=0.0, shift=1)
 
 
 def subset(seed):
@@ -43,7 +51,7 @@ def as_dataset(x, y):
 
 def classifier_accuracy(x, y, seed):
     batches = int(np.ceil(len(x) / 64))
-    clf = train_classifier(as_dataset(x, y), seed=seed, epochs=max(1, args.clf_steps // batches))
+    clf = train_classifier(as_dataset(x, y), seed=seed, epochs=max(1, args.clf_steps // batches), shift=args.shift)
     return clf.test_accuracy
 
 
@@ -56,6 +64,7 @@ for rep in range(args.repeats):
     trainer = Trainer("cgan", as_dataset(x, y), None, {"seed": rep, "batch_size": batch, "epochs": epochs},
                       progress=False, quiet=True)
     trainer.fit()
+    trainer.model.truncation.data[...] = args.truncation      # for augmentation, diversity first
     labels = np.repeat(np.arange(10), args.fake_per_class)
     fake = trainer.sample(len(labels), labels=labels, seed=rep)
     if rep == 0:
