@@ -3,13 +3,28 @@
 A step is one iteration of the game (:func:`tinygen.models.gan_tricks.train_step`): ``n_critic``
 D updates then ``n_gen`` G updates, with the training tips as options. Defaults per data set are
 the settings measured to reach the quality targets (benchmarks/train_gan_toys.py,
-benchmarks/train_cgan_digits.py), so ``tinygen train gan --data ring8 --out run`` needs no flags.
+benchmarks/train_cgan_digits.py), so ``tinygen train gan --data ring8 --out run`` needs no flags:
 
-Metrics (metrics.json): toys ``modes`` and ``high_quality`` (2,500 samples, 3σ rule of
-:func:`tinygen.metrics.mode_coverage`); moons/swissroll ``on_manifold``; images ``frechet``
-(PCA-20, against the training split), ``classifier_frechet`` (features of the digit classifier
-of :mod:`tinygen.metrics.classifier`), ``class_coverage`` (classes found among 1,000 samples) and,
-for conditional models, ``label_accuracy`` (the classifier agrees with the requested label).
+* toys (``gan``): the anchor's G 2-256-256-2 and D 2-256-256-1 ReLU MLPs on standardised data,
+  self-conditioned on 50 k-means clusters of the training data
+  (:class:`tinygen.models.cgan.SelfConditionedGAN`), Adam 1e-3 β=(0.5, 0.999) decaying linearly
+  to 1 %, batch 256, 50 epochs (3,900 steps), EMA 0.99 of G. Measured over seeds 0-2: ring8 8/8
+  modes at 99.7-99.8 % high quality, grid25 25/25 at 99.8-100 % (PyTorch anchor, 5,000 plain
+  steps: ring8 8/8 at 80-95 %, grid25 12-20/25 at 55-70 %), in ~30 s.
+* digits, ``cgan``/``gan``: G 42-256-256-64 / D 74-256-256-1 LeakyReLU MLPs (unconditional:
+  32-256-256-64 / 64-256-256-1), R1 = 1 on real digits, Adam 5e-4 decaying to 5 %, batch 64, 300
+  epochs, EMA 0.995; conditional samples use the truncation trick ψ = 1.2. Measured: label
+  accuracy 99.8-100 % (98.0-98.7 % without truncation; PyTorch anchor 97.0-98.2 % by the same
+  classifier), frechet 0.11-0.12 (0.02-0.03 without truncation; real test digits ≈ 0.06).
+* ``dcgan``/``cdcgan``: DCGAN's own recipe (batch norm, Adam 2e-4, 200 epochs on digits);
+  conditional samples at ψ = 1.5.
+
+Metrics (metrics.json): toys ``modes``, ``high_quality`` and ``per_mode`` (2,500 samples, the 3σ
+rule of :func:`tinygen.metrics.mode_coverage`); moons/swissroll ``on_manifold``; images
+``frechet`` (PCA-20, against the training split), ``classifier_frechet`` (features of the digit
+classifier of :mod:`tinygen.metrics.classifier`), ``class_coverage`` (classes found among 1,000
+samples) and, for conditional models, ``label_accuracy`` (the classifier agrees with the
+requested label, 100 samples per class).
 
 Family options (``--name value`` on the command line): see ``OPTION_HELP``.
 """
@@ -35,8 +50,8 @@ OPTION_HELP = {
     "g_width": "DCGAN: channels of G's first feature map",
     "d_width": "DCGAN: channels of D's first convolution",
     "conditioning": "conditional models: onehot or embedding",
-    "lr_d": "Adam learning rate of D (default: --lr)",
-    "lr_g": "Adam learning rate of G (default: --lr)",
+    "lr_d": "Adam learning rate of D (None: --lr)",
+    "lr_g": "Adam learning rate of G (None: --lr)",
     "beta1": "Adam's beta1 for both players",
     "n_critic": "D updates per iteration",
     "n_gen": "G updates per iteration",
