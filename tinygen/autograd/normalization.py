@@ -127,7 +127,6 @@ class BatchNorm(_Normalize):
     def _forward_fused(self, x, w, b, running_mean, running_var, training, momentum, eps):
         """Training mode through the batch-norm kernels; keeps the float64 mean and 1/σ, not x̂."""
         y, mean, var, istd = batch_norm_forward(x, w, b, eps)
-        c = x.shape[1]
         if training and running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
