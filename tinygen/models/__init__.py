@@ -20,6 +20,9 @@ _LAZY = {
     "VAE": ("vae",),
     "GAN": ("gan", "dcgan"),
     "ConditionalGAN": ("cgan", "gan", "dcgan"),
+    "DCGAN": ("dcgan",),
+    "ConditionalDCGAN": ("dcgan",),
+    "SelfConditionedGAN": ("cgan",),
     "DDPM": ("ddpm",),
     "RealNVP": ("realnvp",),
 }
