@@ -35,8 +35,15 @@ def _fused(flag):
     return kernels.use_fused(flag)
 
 
-def measure(wl, repeats, warmup=2, with_torch=True):
-    """Median seconds per step for each library column of one workload."""
+def measure(wl, repeats, warmup=2, with_torch=True, block=3):
+    """Median seconds per step for each library column of one workload.
+
+    The columns take turns in blocks of ``block`` steps, and the first step of each block is not
+    counted: background load then affects every column alike, while no column is timed next to
+    the other library's OpenMP workers, which keep spinning on the cores for a few milliseconds
+    after their last parallel region (timed step by step in turns, a 2-thread Numba kernel ran
+    1.8x slower right after a PyTorch step than in a row of its own steps).
+    """
     import tinygen.kernels as kernels
     columns = {}
     with _fused(False):
@@ -48,15 +55,18 @@ def measure(wl, repeats, warmup=2, with_torch=True):
     if with_torch and _torch_available():
         steps["torch"] = (wl.torch(), None)
     times = {k: [] for k in steps}
-    for i in range(warmup + repeats):
+    counted = max(1, block - 1)
+    rounds = warmup + -(-repeats // counted)
+    for r in range(rounds):
         for k, (step, fused) in steps.items():
-            if fused is None:
-                t = _time(step)
-            else:
-                with _fused(fused):
+            for j in range(block):
+                if fused is None:
                     t = _time(step)
-            if i >= warmup:
-                times[k].append(t)
+                else:
+                    with _fused(fused):
+                        t = _time(step)
+                if r >= warmup and (j > 0 or block == 1):
+                    times[k].append(t)
     for k, ts in times.items():
         columns[k] = statistics.median(ts)
     return columns
@@ -80,6 +90,8 @@ def _fmt(seconds, wl):
 
 def run(quick=True, only=None, threads=2, repeats=None):
     if threads:
+        import tinygen
+        tinygen.set_num_threads(threads)
         try:
             import torch
             torch.set_num_threads(threads)

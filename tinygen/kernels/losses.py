@@ -111,7 +111,15 @@ def _chunk_sum(buf, m):
     return total
 
 
-@kernel(parallel=True, contract=True, streaming=True)
+# BCE kernels are compute-bound (an exp and a log1p per element, ~1.2 ns fwd+bwd on one thread),
+# unlike the streaming MSE ones, so a second thread halves them (1M float32: 0.85 → 0.39 ms
+# forward). But a parallel region started while OpenBLAS's workers still spin after a GEMM can
+# stall for milliseconds (an MLP VAE step with its 100K-element BCE: 6.5 → 13 ms), so they go
+# parallel only from BCE_MIN_PARALLEL elements, where the saving outweighs that risk.
+BCE_MIN_PARALLEL = 1 << 19
+
+
+@kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
 def bce_forward_kernel(x, z, out, write_out):
     """Σ ℓ(x, z) in float64 over fixed chunks; also writes ℓ into out when write_out."""
     n = x.size
@@ -137,7 +145,7 @@ def bce_forward_kernel(x, z, out, write_out):
     return total
 
 
-@kernel(parallel=True, contract=True, streaming=True)
+@kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
 def bce_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
     """dx = (σ(x) − z) · g · scale, in float64 (g[i] or the scalar g_scalar)."""
     for i in prange(x.size):
@@ -145,7 +153,7 @@ def bce_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
         dx[i] = (fsigmoid(1.0 * x[i]) - z[i]) * (gi * scale)
 
 
-@kernel(parallel=True, contract=True, streaming=True)
+@kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
 def bce_forward_f32_kernel(x, z, out, write_out):
     """float32 version of bce_forward_kernel: ℓ in float32 arithmetic, Σ of those in float64."""
     n = x.size
@@ -176,7 +184,7 @@ def bce_forward_f32_kernel(x, z, out, write_out):
     return total
 
 
-@kernel(parallel=True, contract=True, streaming=True)
+@kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
 def bce_backward_f32_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
     """float32 version of bce_backward_kernel (g_scalar and scale are float32 here)."""
     gs = g_scalar * scale
