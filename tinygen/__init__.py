@@ -20,6 +20,7 @@ from .functions import (as_tensor, exp, log, sqrt, sin, cos, tanh, sigmoid, relu
                         unsqueeze, matmul, where, maximum, minimum, cat, concatenate, stack, einsum)
 from .random import manual_seed  # noqa: F401
 from .backend import set_default_device, get_default_device, cuda_available  # noqa: F401
+from .parallel import set_num_threads, get_num_threads  # noqa: F401
 from . import viz  # noqa: F401
 
 

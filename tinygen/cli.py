@@ -207,11 +207,13 @@ def _family_parser(model, dataset, defaults) -> _Parser:
 # ---------------------------------------------------------------------------------------------
 
 def _set_threads(n):
-    """Limit BLAS and Numba to ``n`` threads (0: leave the libraries' defaults)."""
+    """Limit tinygen's workers, BLAS and Numba to ``n`` threads (0: leave the defaults)."""
     if n is None or n == 0:
         return
     if n < 0:
         raise CLIError(f"--threads must be >= 0, got {n}")
+    from .parallel import set_num_threads
+    set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(n)

@@ -226,4 +226,39 @@ def test_batch_chunks_and_column_orders_match(monkeypatch, transposed, stride, p
         for a, c in zip(one, run(chunked, batch_minor)):
             np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1)
-    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 3), (3, 5), (5, 7)]   # sizes within one
+
+
+def test_chunk_plan_depends_on_shapes_only():
+    from tinygen.autograd import conv as _conv
+    # 64 images of 3×3×64 columns over 14×14: chunks of 16 (batch-minor), all at least 16 images
+    assert _conv._chunks(64, 576 * 196, 196, 4, "numba") == [(0, 16), (16, 32), (32, 48), (48, 64)]
+    sizes = [b - a for a, b in _conv._chunks(100, 576 * 196, 196, 4, "numba")]
+    assert sum(sizes) == 100 and min(sizes) >= 16 and max(sizes) - min(sizes) <= 1
+    assert _conv._chunks(64, 100, 1, 4, "numba") == [(0, 64)]          # tiny columns: one chunk
+    assert _conv._chunks(64, 576 * 196, 196, 4, "cupy") == [(0, 64)]   # devices: one chunk
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_results_do_not_depend_on_the_thread_count(transposed):
+    """Chunks run on tinygen's worker threads; values and gradients are bitwise the same for 1
+    and 3 threads (the chunk plan and the order of the partial sums do not change)."""
+    from tinygen import parallel
+    r = np.random.default_rng(3)
+    x = r.standard_normal((40, 8, 9, 9)).astype(np.float32)
+    w = r.standard_normal((6, 8, 3, 3) if not transposed else (8, 6, 4, 4)).astype(np.float32)
+    op = (lambda a, b: F.conv_transpose2d(a, b, stride=2, padding=1)) if transposed else \
+        (lambda a, b: F.conv2d(a, b, padding=1))
+    before = parallel.get_num_threads()
+    out = []
+    try:
+        for n in (1, 3):
+            parallel.set_num_threads(n)
+            xs, ws = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+            y = op(xs, ws)
+            (y * y).sum().backward()
+            out.append([y.numpy(), xs.grad.numpy(), ws.grad.numpy()])
+    finally:
+        parallel.set_num_threads(before)
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)

@@ -33,8 +33,12 @@ are processed in chunks of images.
 """
 from __future__ import annotations
 
+import threading
+
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
+from ..parallel import map_chunks
+from . import grad_mode
 from .dual import is_tensor
 from .function import Function
 
@@ -62,30 +66,39 @@ def conv_out_size(size, k, s, p):
 
 
 # --------------------------------------------------------------------------- batch chunks
-# On the CPU a large batch is processed in chunks of images whose columns take at most
-# _CHUNK_BYTES, so the (K, N·L) columns never grow with the batch. Smaller chunks would keep the
-# columns in cache (1 MB chunks cut a 64-image 3×3 conv from 31.6 to 27 ms of CPU on one thread),
-# but every chunk is three more multi-threaded BLAS calls, and on a loaded 2-core machine each
-# such call can stall for milliseconds waiting for OpenBLAS's second thread (the same step took
-# 430 ms median instead of 100 ms): few large GEMMs are the robust choice. Elsewhere (CuPy, the
-# reference kernels) the whole batch is one chunk.
-_CHUNK_BYTES = 32 << 20
+# On the CPU the batch is processed in chunks of at most _CHUNK_IMAGES images whose columns take
+# at most _CHUNK_BYTES, and the chunks run side by side on tinygen's worker threads
+# (tinygen.parallel: one BLAS thread and serial Numba kernels per chunk, so no two thread pools
+# spin against each other). The chunks depend on the shapes only, never on the thread count, and
+# weight-gradient partial sums are added in chunk order: results are the same for any number of
+# threads. Measured on 2 cores, conv2d 64→64 3×3 on 64 images fwd+bwd: 22.8 ms as one chunk with
+# 2-thread BLAS, 13.6 ms in chunks on 2 workers. Elsewhere (CuPy, the reference kernels) the
+# whole batch is one chunk.
+_CHUNK_IMAGES = 16
+_CHUNK_BYTES = 8 << 20
 _MIN_CHUNK_COLS = 256
+_KEEP_COLS_BYTES = 64 << 20      # Conv2d keeps its forward columns for backward up to this size
 
 
 def _chunks(n, per_image, l, itemsize, impl):
-    """[(n0, n1), ...] covering range(n) (at least one, possibly empty, chunk)."""
+    """[(n0, n1), ...] covering range(n) (at least one, possibly empty, chunk), sizes within one."""
     if impl != "numba" or n <= 1:
         return [(0, n)]
-    nb = max(_CHUNK_BYTES // max(per_image * itemsize, 1), -(-_MIN_CHUNK_COLS // max(l, 1)), 1)
+    nb = max(min(_CHUNK_IMAGES, _CHUNK_BYTES // max(per_image * itemsize, 1)),
+             -(-_MIN_CHUNK_COLS // max(l, 1)), 1)
     if nb >= n:
         return [(0, n)]
-    k = -(-n // nb)              # chunks of equal size
-    nb = -(-n // k)
-    return [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    k = n // nb                  # k chunks of at least nb images each
+    base, extra = divmod(n, k)
+    bounds, n0 = [], 0
+    for i in range(k):
+        n1 = n0 + base + (1 if i < extra else 0)
+        bounds.append((n0, n1))
+        n0 = n1
+    return bounds
 
 
-# Batches of at least this many images use the batch-minor column order (image index last) on
+# Chunks of at least this many images use the batch-minor column order (image index last) on
 # the CPU: its im2col/col2im kernels copy long runs and vectorise (1.5-4x faster, see
 # tinygen.kernels.conv); the GEMMs are the same, only the NCHW ↔ columns transposes change.
 _BATCH_MINOR_MIN = 16
@@ -95,11 +108,73 @@ def _batch_minor(nb, impl):
     return impl == "numba" and nb >= _BATCH_MINOR_MIN
 
 
-def _to_cols_order(a, bm, xp):
+_scratch_local = threading.local()
+_SCRATCH_MAX_BYTES = 4 * _CHUNK_BYTES
+
+
+def _scratch(xp, shape, dtype, role):
+    """A per-thread reusable host buffer for a chunk's temporaries (columns, GEMM outputs): a fresh
+    multi-MB array on every call costs its page faults again. Device arrays and very large ones
+    are allocated normally."""
+    size = 1
+    for d in shape:
+        size *= d
+    dtype = backend.numpy.dtype(dtype)
+    if xp is not backend.numpy or size * dtype.itemsize > _SCRATCH_MAX_BYTES:
+        return xp.empty(shape, dtype=dtype)
+    bufs = getattr(_scratch_local, "bufs", None)
+    if bufs is None:
+        bufs = _scratch_local.bufs = {}
+    buf = bufs.get((role, dtype))
+    if buf is None or buf.size < size:
+        buf = bufs[(role, dtype)] = xp.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+# Columns a Conv2d forward keeps for its backward come from this pool and go back to it when the
+# engine releases the node after backward, so the next step reuses them instead of page-faulting
+# fresh tens of MB (a 64-image 3×3 conv: im2col 5.8 → ~2.5 ms per step on one thread).
+_POOL_MAX_BYTES = 256 << 20
+_pool = {"bufs": {}, "bytes": 0}
+_pool_lock = threading.Lock()
+
+
+def _pooled_cols(xp, shape, dtype):
+    size = shape[0] * shape[1]
+    dtype = backend.numpy.dtype(dtype)
+    if xp is backend.numpy:
+        with _pool_lock:
+            free = _pool["bufs"].get((size, dtype))
+            if free:
+                _pool["bytes"] -= size * dtype.itemsize
+                return free.pop().reshape(shape)
+    return xp.empty(shape, dtype=dtype)
+
+
+def _recycle_cols(kept):
+    """Give the columns of a released Conv2d node back to the pool (host arrays only)."""
+    for c in kept[1]:
+        if type(c) is not backend.numpy.ndarray:
+            return
+        root = c if c.base is None else c.base
+        if type(root) is not backend.numpy.ndarray or root.size != c.size or not c.flags.c_contiguous:
+            continue
+        with _pool_lock:
+            if _pool["bytes"] + root.nbytes > _POOL_MAX_BYTES:
+                return
+            _pool["bufs"].setdefault((root.size, root.dtype), []).append(root.reshape(-1))
+            _pool["bytes"] += root.nbytes
+
+
+def _to_cols_order(a, bm, xp, out=None):
     """(nb, C, H, W) → (C, nb·H·W) contiguous, columns in (n, h, w) order, or (h, w, n) if ``bm``."""
     nb, c, h, w = a.shape
     a3 = a.reshape(nb, c, h * w)
-    return xp.ascontiguousarray(a3.transpose(1, 2, 0) if bm else a3.transpose(1, 0, 2)).reshape(c, nb * h * w)
+    src = a3.transpose(1, 2, 0) if bm else a3.transpose(1, 0, 2)
+    if out is None:
+        return xp.ascontiguousarray(src).reshape(c, nb * h * w)
+    out.reshape(src.shape)[...] = src
+    return out
 
 
 def _from_cols_order(y2, dst, bias, bm, xp):
@@ -112,17 +187,30 @@ def _from_cols_order(y2, dst, bias, bm, xp):
         xp.add(src, bias.reshape(1, r, 1), out=dst)
 
 
-def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=None, cols=None,
-                 keep_cols=False, other2=None):
+def _weight_gemm(cols, o2):
+    """cols · o2ᵀ (K, S), faster with the larger of K and S as its output rows (measured: 6.4 vs
+    8.4 ms for K=576, S=64; 0.25 vs 0.45 ms for K=16, S=64)."""
+    return cols @ o2.T if cols.shape[0] >= o2.shape[0] else (o2 @ cols.T).T
+
+
+def _sum_in_order(parts):
+    acc = None
+    for p in parts:
+        if p is not None:
+            acc = p.copy() if acc is None else acc + p
+    return acc
+
+
+def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=None, kept=None,
+                 keep_cols=False):
     """One pass of im2col(src) over batch chunks, feeding up to two GEMMs per chunk:
 
     * ``w2`` (R, K): y = w2 · cols, laid out as NCHW (N, R, OH, OW), plus ``bias`` (R,);
     * ``other`` (N, S, OH, OW): accT = Σ_chunks cols · other₂ᵀ, shape (K, S) (a weight gradient,
       transposed; possibly a transposed view).
 
-    ``cols``: ``(columns of the whole batch, batch_minor)`` when a forward kept them, and then
-    ``other2``: ``other`` already in that column order, if at hand. Returns (y, accT, kept) with
-    kept = that pair if ``keep_cols`` and the batch was one chunk, else None.
+    ``kept``: ``(chunks, [columns of each chunk])`` that a forward kept (then no im2col).
+    Returns (y, accT, kept) with kept = that pair for this pass if ``keep_cols``, else None.
     """
     xp = backend.get_array_module(src)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
@@ -130,66 +218,75 @@ def _unfold_pass(src, kernel_size, stride, padding, w2=None, bias=None, other=No
     ho, wo = conv_out_size(h, kh, sh, ph), conv_out_size(wd, kw, sw, pw)
     l, k = ho * wo, c * kh * kw
     impl = select_impl(src)[0]
-    if cols is not None:
-        chunks = [(0, n)]
-        cols, bm = cols
-    else:
-        chunks = _chunks(n, k * l, l, src.dtype.itemsize, impl)
-        bm = _batch_minor(chunks[0][1] - chunks[0][0], impl)
-    ws = xp.empty(k * (chunks[0][1] - chunks[0][0]) * l, dtype=src.dtype) if len(chunks) > 1 else None
-    y = acc = None
-    for n0, n1 in chunks:
-        nb, m = n1 - n0, (n1 - n0) * l
-        if cols is None or len(chunks) > 1:
-            cols = im2col(src[n0:n1], kh, kw, (sh, sw), (ph, pw),
-                          out=None if ws is None else ws[:k * m].reshape(k, m), batch_minor=bm)
+    chunks = kept[0] if kept is not None else _chunks(n, k * l, l, src.dtype.itemsize, impl)
+    y = None
+    if w2 is not None:
+        y = xp.empty((n, w2.shape[0], ho, wo), dtype=xp.result_type(w2.dtype, src.dtype))
+
+    def one(i):
+        n0, n1 = chunks[i]
+        nb = n1 - n0
+        bm = _batch_minor(nb, impl)
+        if kept is not None:
+            cols = kept[1][i]
+        else:
+            if impl != "numba":
+                out = None
+            elif keep_cols:
+                out = _pooled_cols(xp, (k, nb * l), src.dtype)
+            else:
+                out = _scratch(xp, (k, nb * l), src.dtype, "cols")
+            cols = im2col(src[n0:n1], kh, kw, (sh, sw), (ph, pw), out=out, batch_minor=bm)
         if w2 is not None:
             y2 = w2 @ cols
-            if y is None:
-                y = xp.empty((n, w2.shape[0], ho, wo), dtype=y2.dtype)
             _from_cols_order(y2, y[n0:n1].reshape(nb, w2.shape[0], l), bias, bm, xp)
+        part = None
         if other is not None:
-            o2 = other2 if other2 is not None else _to_cols_order(other[n0:n1], bm, xp)
-            # the GEMM is faster with the larger of K and S as its output rows (measured: 6.4 vs
-            # 8.4 ms for K=576, S=64; 0.25 vs 0.45 ms for K=16, S=64)
-            part = cols @ o2.T if cols.shape[0] >= o2.shape[0] else (o2 @ cols.T).T
-            if acc is None:
-                acc = part
-            else:
-                acc += part
-    kept = (cols, bm) if keep_cols and len(chunks) == 1 else None
-    return y, acc, kept
+            part = _weight_gemm(cols, _to_cols_order(other[n0:n1], bm, xp))
+        return part, (cols if keep_cols else None)
+
+    results = map_chunks(one, range(len(chunks)))
+    acc = _sum_in_order([r[0] for r in results]) if other is not None else None
+    return y, acc, ((chunks, [r[1] for r in results]) if keep_cols else None)
 
 
-def _fold_pass(src, w2t, out_shape, kernel_size, stride, padding, bias=None, src2=None):
+def _fold_pass(src, w2t, out_shape, kernel_size, stride, padding, bias=None):
     """y = col2im(w2t · src₂) + bias over batch chunks: src (N, S, H, W) with (H, W) the column
-    grid, w2t (K, S) with K = C·kh·kw, y of ``out_shape`` (N, C, OH, OW). ``src2``: optionally
-    ``(src₂ of the whole batch, batch_minor)`` already computed (then one chunk)."""
+    grid, w2t (K, S) with K = C·kh·kw, y of ``out_shape`` (N, C, OH, OW)."""
     xp = backend.get_array_module(src)
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     n, _, h, wd = src.shape
     l, k = h * wd, w2t.shape[0]
     impl = select_impl(src)[0]
-    if src2 is not None:
-        chunks = [(0, n)]
-        src2, bm = src2
-    else:
-        chunks = _chunks(n, k * l, l, src.dtype.itemsize, impl)
-        bm = _batch_minor(chunks[0][1] - chunks[0][0], impl)
-    y = None
-    for n0, n1 in chunks:
-        cg = w2t @ (src2 if src2 is not None else _to_cols_order(src[n0:n1], bm, xp))
-        if y is None:
-            y = xp.empty(tuple(out_shape), dtype=cg.dtype)
-        part = col2im(cg, (n1 - n0,) + tuple(out_shape[1:]), kh, kw, (sh, sw), (ph, pw), out=y[n0:n1],
-                      batch_minor=bm)
+    chunks = _chunks(n, k * l, l, src.dtype.itemsize, impl)
+    y = xp.empty(tuple(out_shape), dtype=xp.result_type(w2t.dtype, src.dtype))
+
+    def one(bounds):
+        n0, n1 = bounds
+        _fold_chunk(src[n0:n1], w2t, y[n0:n1], kernel_size, stride, padding, impl, xp)
         if bias is not None:
-            part += bias.reshape(1, -1, 1, 1)
+            y[n0:n1] += bias.reshape(1, -1, 1, 1)
+
+    map_chunks(one, chunks)
     return y
+
+
+def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None):
+    """dst ← col2im(w2t · src₂) for one chunk (src₂: src in column order, computed if not given)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    nb, _, h, wd = src.shape
+    bm = _batch_minor(nb, impl)
+    if src2 is None:
+        src2 = _to_cols_order(src, bm, xp)
+    if impl == "numba":
+        cg = xp.matmul(w2t, src2, out=_scratch(xp, (w2t.shape[0], src2.shape[1]), dst.dtype, "fold"))
+    else:
+        cg = w2t @ src2
+    col2im(cg, tuple(dst.shape), kh, kw, (sh, sw), (ph, pw), out=dst, batch_minor=bm)
 
 
 # --------------------------------------------------------------------------- array versions
 def conv2d_array(x, w, b, stride, padding, return_cols=False):
+    """y = conv2d(x, w) + b; with ``return_cols``, (y, the (chunks, columns) it unfolded)."""
     c_out = w.shape[0]
     y, _, cols = _unfold_pass(x, tuple(w.shape[2:]), stride, padding, w2=w.reshape(c_out, -1), bias=b,
                               keep_cols=return_cols)
@@ -202,8 +299,8 @@ def conv_transpose2d_array(x, w, b, stride, padding, out_hw):
     return _fold_pass(x, w.reshape(c_in, -1).T, (n, c_out) + tuple(out_hw), (kh, kw), stride, padding, bias=b)
 
 
-def conv2d_weight_grad_array(x, g, kernel_size, stride, padding, cols=None):
-    _, acc, _ = _unfold_pass(x, kernel_size, stride, padding, other=g, cols=cols)
+def conv2d_weight_grad_array(x, g, kernel_size, stride, padding, kept=None):
+    _, acc, _ = _unfold_pass(x, kernel_size, stride, padding, other=g, kept=kept)
     xp = backend.get_array_module(acc)
     return xp.ascontiguousarray(acc.T).reshape((g.shape[1], x.shape[1]) + tuple(kernel_size))
 
@@ -218,6 +315,40 @@ def conv_transpose2d_backward_array(x, w, g, stride, padding, need_x, need_w):
     if need_w:
         xp = backend.get_array_module(acc)
         gw = xp.ascontiguousarray(acc.T).reshape(w.shape)
+    return gx, gw
+
+
+def conv2d_backward_array(x, w, g, stride, padding, kept, need_x, need_w):
+    """(∂L/∂x, ∂L/∂w) of y = conv2d(x, w) in one pass over the batch chunks: per chunk, g in
+    column order once feeds both GEMMs (col2im(W₂ᵀ g₂) and cols · g₂ᵀ). ``kept``: the
+    ``(chunks, columns)`` the forward kept, or None to unfold x again chunk by chunk."""
+    xp = backend.get_array_module(g)
+    impl = select_impl(g)[0]
+    ksize = tuple(w.shape[2:])
+    (kh, kw) = ksize
+    n, c = x.shape[:2]
+    l, k = g.shape[2] * g.shape[3], c * kh * kw
+    chunks = kept[0] if kept is not None else _chunks(n, k * l, l, x.dtype.itemsize, impl)
+    w2t = w.reshape(w.shape[0], -1).T
+    gx = xp.empty(x.shape, dtype=xp.result_type(w.dtype, g.dtype)) if need_x else None
+
+    def one(i):
+        n0, n1 = chunks[i]
+        bm = _batch_minor(n1 - n0, impl)
+        g2 = _to_cols_order(g[n0:n1], bm, xp)
+        if need_x:
+            _fold_chunk(g[n0:n1], w2t, gx[n0:n1], ksize, stride, padding, impl, xp, src2=g2)
+        if not need_w:
+            return None
+        if kept is not None:
+            cols = kept[1][i]
+        else:
+            out = _scratch(xp, (k, (n1 - n0) * l), x.dtype, "cols") if impl == "numba" else None
+            cols = im2col(x[n0:n1], kh, kw, stride, padding, out=out, batch_minor=bm)
+        return _weight_gemm(cols, g2)
+
+    parts = map_chunks(one, range(len(chunks)))
+    gw = xp.ascontiguousarray(_sum_in_order(parts).T).reshape(w.shape) if need_w else None
     return gx, gw
 
 
@@ -276,37 +407,41 @@ class Conv2d(Function):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         _check_conv("conv2d", x, w, b, stride, padding, transposed=False)
         self.stride, self.padding = stride, padding
-        y, cols = conv2d_array(x, w, b, stride, padding, return_cols=True)
-        # when the batch was one chunk, its columns are kept for the weight gradient (no second
-        # im2col); they are freed with the node, or right away when nothing records it. Chunked
-        # batches (the CPU) recompute each chunk's columns in backward, in cache.
-        self.cols = cols
+        # the columns are kept for the weight gradient (no second im2col) when grad is on and
+        # they are at most _KEEP_COLS_BYTES; freed with the node, or right away when nothing
+        # records it. Larger ones are unfolded again, chunk by chunk, in backward.
+        kh, kw = w.shape[2:]
+        n_cols = x.shape[1] * kh * kw * x.shape[0] * conv_out_size(x.shape[2], kh, stride[0], padding[0]) \
+            * conv_out_size(x.shape[3], kw, stride[1], padding[1])
+        keep = grad_mode.state.enabled and n_cols * x.dtype.itemsize <= _KEEP_COLS_BYTES
+        if keep:
+            y, self.cols = conv2d_array(x, w, b, stride, padding, return_cols=True)
+        else:
+            y, self.cols = conv2d_array(x, w, b, stride, padding), None
         return y
 
     def backward(self, g, y, x, w, b=None):
         nx, nw, nb = (list(self.needs) + [False])[:3]
-        if nx and nw and self.cols is not None and not (is_tensor(g) or is_tensor(x) or is_tensor(w)):
-            # fast path with the kept columns: g in their column order once, for both GEMMs
-            xp = backend.get_array_module(g)
-            g2 = _to_cols_order(g, self.cols[1], xp)
-            gx = _fold_pass(g, w.reshape(w.shape[0], -1).T, x.shape, tuple(w.shape[2:]), self.stride,
-                            self.padding, src2=(g2, self.cols[1]))
-            _, acc, _ = _unfold_pass(x, tuple(w.shape[2:]), self.stride, self.padding, other=g,
-                                     cols=self.cols, other2=g2)
-            gw = xp.ascontiguousarray(acc.T).reshape(w.shape)
+        if (nx or nw) and not (is_tensor(g) or is_tensor(x) or is_tensor(w)):
+            # fast path: g in column order once per chunk, for both GEMMs
+            gx, gw = conv2d_backward_array(x, w, g, self.stride, self.padding, self.cols, nx, nw)
             return gx, gw, _bias_grad(g) if nb else None
         gx = _conv_t_any(g, w, self.stride, self.padding, tuple(x.shape[2:])) if nx else None
         gw = None
         if nw:
             if not is_tensor(g) and not is_tensor(x):
-                gw = conv2d_weight_grad_array(x, g, tuple(w.shape[2:]), self.stride, self.padding, cols=self.cols)
+                gw = conv2d_weight_grad_array(x, g, tuple(w.shape[2:]), self.stride, self.padding, kept=self.cols)
             else:
                 gw = _wgrad_any(x, g, tuple(w.shape[2:]), self.stride, self.padding)
         gb = _bias_grad(g) if nb else None
         return gx, gw, gb
 
+    releases_more = True
+
     def release(self):
         super().release()
+        if self.cols is not None:
+            _recycle_cols(self.cols)
         self.cols = None
 
 

@@ -139,9 +139,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     else:
                         entry[1] = entry[1] + gx
             if not retain_graph:                           # free saved values (node.release(), inlined)
-                node.inputs = node.datas = None
-                if node.saves_output:
-                    node.out_data = None
+                if node.releases_more:                     # the op keeps more than its inputs/output
+                    node.release()
+                else:
+                    node.inputs = node.datas = None
+                    if node.saves_output:
+                        node.out_data = None
         for leaf, g in leaves.values():                   # like PyTorch's AccumulateGrad: once, with the total
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:

@@ -48,6 +48,7 @@ class Function:
     site = None                     # where forward was called (anomaly mode only)
 
     saves_output = False            # backward needs the op's output y
+    releases_more = False           # release() frees more than inputs and output (the engine calls it)
     differentiable_backward = True  # backward works on Tensors (create_graph=True)
 
     @property

@@ -30,6 +30,7 @@ import types
 
 import numpy
 
+from .. import parallel as _parallel
 from ..backend import get_array_module
 
 prange = range            # replaced by numba.prange in compiled kernels
@@ -147,16 +148,18 @@ class _Jitted:
     """A Python function compiled by Numba on first use."""
 
     def __init__(self, fn, *, parallel: bool, public: bool, contract: bool = False,
-                 inline: bool = True, fastmath=None, streaming: bool = False):
+                 inline: bool = True, fastmath=None, streaming: bool = False,
+                 min_parallel_size=None):
         self.py_func = fn
         self.name = fn.__name__
         self.parallel = parallel
         self.streaming = streaming
+        self.min_parallel_size = min_parallel_size
         self.contract = contract
         self.inline = inline
         self.fastmath = set(fastmath or ())
         self.public = public
-        self._dispatcher = None
+        self._dispatchers = {False: None, True: None}
         self._seen = {}          # signature key -> (signature text, seconds, from_cache)
         self.dep_files = set()   # source files of the helpers it calls (for cache invalidation)
         self._lock = threading.Lock()
@@ -164,59 +167,68 @@ class _Jitted:
         self.__name__ = fn.__name__
         self.__wrapped__ = fn
 
-    def dispatcher(self):
-        if self._dispatcher is None:
+    def dispatcher(self, serial: bool = False):
+        """The Numba dispatcher; for a parallel kernel, ``serial=True`` gives a second one compiled
+        without ``parallel`` (``prange`` is then ``range``): small arrays, and calls from
+        tinygen's own worker threads (:mod:`tinygen.parallel`), never enter Numba's thread pool."""
+        serial = serial and self.parallel
+        disp = self._dispatchers[serial]
+        if disp is None:
             nb = _get_numba()
             if nb is None:
                 raise RuntimeError(f"kernel {self.name!r} needs Numba, which is unavailable: "
                                    f"{_numba['error']}")
             with self._lock:
-                if self._dispatcher is None:
-                    fn = self.py_func
-                    glb = dict(fn.__globals__)
-                    for name in fn.__code__.co_names:
-                        value = glb.get(name)
-                        if isinstance(value, _Jitted):
-                            glb[name] = value.dispatcher()
-                            self.dep_files |= value.dep_files | {value.py_func.__code__.co_filename}
-                        elif value is range and name == "prange":
-                            glb[name] = nb.prange
-                    clone = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__,
-                                               fn.__closure__)
-                    clone.__qualname__ = fn.__qualname__
-                    clone.__module__ = fn.__module__
-                    clone.__doc__ = fn.__doc__
-                    opts = {"inline": "always"} if not self.public and self.inline else {}
-                    flags = self.fastmath | ({"contract"} if self.contract else set())
-                    if flags:
-                        opts["fastmath"] = flags
-                    disp = nb.njit(cache=True, parallel=self.parallel, error_model="numpy",
-                                   **opts)(clone)
-                    if self.dep_files:
-                        _use_dependency_cache(disp, sorted(self.dep_files))
-                    self._dispatcher = disp
-        return self._dispatcher
+                disp = self._dispatchers[serial]
+                if disp is None:
+                    disp = self._dispatchers[serial] = self._build(nb, serial)
+        return disp
+
+    def _build(self, nb, serial):
+        fn = self.py_func
+        glb = dict(fn.__globals__)
+        for name in fn.__code__.co_names:
+            value = glb.get(name)
+            if isinstance(value, _Jitted):
+                glb[name] = value.dispatcher()
+                self.dep_files |= value.dep_files | {value.py_func.__code__.co_filename}
+            elif value is range and name == "prange" and not serial:
+                glb[name] = nb.prange
+        clone = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
+        # Numba names its cache files after the qualified name: the serial twin needs its own
+        clone.__qualname__ = fn.__qualname__ + ("_serial" if serial else "")
+        clone.__module__ = fn.__module__
+        clone.__doc__ = fn.__doc__
+        opts = {"inline": "always"} if not self.public and self.inline else {}
+        flags = self.fastmath | ({"contract"} if self.contract else set())
+        if flags:
+            opts["fastmath"] = flags
+        # nogil: tinygen's worker threads run kernels side by side (tinygen.parallel)
+        disp = nb.njit(cache=True, nogil=True, parallel=self.parallel and not serial,
+                       error_model="numpy", **opts)(clone)
+        if self.dep_files:
+            _use_dependency_cache(disp, sorted(self.dep_files))
+        return disp
 
     def __call__(self, *args):
-        disp = self.dispatcher()
-        key = _sig_key(args)
-        if key not in self._seen:
-            self._compile(disp, key, args)
+        serial = False
         if self.parallel:
-            work = max([a.size for a in args if isinstance(a, numpy.ndarray)], default=0)
-            if work < (STREAMING_MIN_SIZE if self.streaming else PARALLEL_MIN_SIZE):
-                # waking the worker threads costs more than the work: run on this thread only
-                nb = _numba["module"]
-                previous = nb.get_num_threads()
-                if previous > 1:
-                    nb.set_num_threads(1)
-                    try:
-                        return disp(*args)
-                    finally:
-                        nb.set_num_threads(previous)
+            if _parallel.in_worker():
+                serial = True
+            else:
+                work = max([a.size for a in args if isinstance(a, numpy.ndarray)], default=0)
+                threshold = self.min_parallel_size
+                if threshold is None:
+                    threshold = STREAMING_MIN_SIZE if self.streaming else PARALLEL_MIN_SIZE
+                # below the threshold, waking Numba's worker threads costs more than the work
+                serial = work < threshold or _numba["module"].get_num_threads() == 1
+        disp = self.dispatcher(serial)
+        key = (serial, _sig_key(args))
+        if key not in self._seen:
+            self._compile(disp, key, args, serial)
         return disp(*args)
 
-    def _compile(self, disp, key, args):
+    def _compile(self, disp, key, args, serial=False):
         nb = _get_numba()
         sig = tuple(nb.typeof(a) for a in args)
         hits_before = sum(disp.stats.cache_hits.values())
@@ -224,7 +236,8 @@ class _Jitted:
         disp.compile(sig)
         seconds = time.perf_counter() - t0
         from_cache = sum(disp.stats.cache_hits.values()) > hits_before
-        self._seen[key] = ("(" + ", ".join(str(s) for s in sig) + ")", seconds, from_cache)
+        text = "(" + ", ".join(str(s) for s in sig) + ")" + (" serial" if serial and self.parallel else "")
+        self._seen[key] = (text, seconds, from_cache)
 
     def status(self) -> dict:
         entries = list(self._seen.values())
@@ -275,19 +288,21 @@ def _use_dependency_cache(disp, files):
         pass
 
 
-def kernel(parallel: bool = True, contract: bool = False, streaming: bool = False):
+def kernel(parallel: bool = True, contract: bool = False, streaming: bool = False, min_parallel_size=None):
     """Decorator: a Numba kernel, compiled lazily (``cache=True``) and listed by kernel_status().
 
     ``contract=True`` lets LLVM fuse a*b + c into FMA instructions (Numba's fastmath flag
     "contract" only: no reassociation, so results stay independent of the thread count).
     A parallel kernel runs on the calling thread alone when its largest array has fewer than
     ``PARALLEL_MIN_SIZE`` elements, or ``STREAMING_MIN_SIZE`` with ``streaming=True`` (for
-    bandwidth-bound kernels, where the barrier of a parallel region costs more than it saves).
+    bandwidth-bound kernels, where the barrier of a parallel region costs more than it saves),
+    or ``min_parallel_size`` when given.
     """
     def wrap(fn):
         if fn.__name__ in _registry:
             raise ValueError(f"duplicate kernel name {fn.__name__!r}")
-        k = _Jitted(fn, parallel=parallel, public=True, contract=contract, streaming=streaming)
+        k = _Jitted(fn, parallel=parallel, public=True, contract=contract, streaming=streaming,
+                    min_parallel_size=min_parallel_size)
         _registry[fn.__name__] = k
         return k
     return wrap

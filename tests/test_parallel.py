@@ -1,0 +1,109 @@
+"""tinygen.parallel: the worker threads batch-parallel ops run their chunks on."""
+import threading
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen import parallel
+
+
+@pytest.fixture
+def threads():
+    before = parallel.get_num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(before)
+
+
+def test_results_in_order_and_on_several_threads(threads):
+    threads(3)
+    seen = set()
+    barrier = threading.Barrier(3, timeout=10)
+
+    def work(i):
+        seen.add(threading.get_ident())
+        if i < 3:
+            barrier.wait()          # only passes if three chunks really run at the same time
+        return i * i
+
+    assert parallel.map_chunks(work, range(10)) == [i * i for i in range(10)]
+    assert len(seen) == 3
+
+
+def test_one_thread_runs_inline(threads):
+    threads(1)
+    idents = parallel.map_chunks(lambda i: threading.get_ident(), range(5))
+    assert set(idents) == {threading.get_ident()}
+
+
+def test_nested_calls_run_inline_and_chunks_know_they_are_workers(threads):
+    threads(2)
+    assert not parallel.in_worker()
+
+    def outer(i):
+        assert parallel.in_worker()
+        me = threading.get_ident()
+        return parallel.map_chunks(lambda j: threading.get_ident() == me, range(4))
+
+    for inner in parallel.map_chunks(outer, range(4)):
+        assert inner == [True] * 4
+    assert not parallel.in_worker()
+
+
+def test_an_exception_in_a_chunk_reaches_the_caller_and_the_pool_still_works(threads):
+    threads(2)
+
+    def work(i):
+        if i == 5:
+            raise KeyError("chunk five")
+        return i
+
+    with pytest.raises(KeyError, match="chunk five"):
+        parallel.map_chunks(work, range(8))
+    assert parallel.map_chunks(lambda i: -i, range(6)) == [0, -1, -2, -3, -4, -5]
+
+
+def test_blas_is_single_threaded_inside_chunks_and_restored_after(threads):
+    threads(2)
+    libs = parallel._blas_controllers()
+    if not libs:
+        pytest.skip("threadpoolctl sees no BLAS library")
+    before = [lib.get_num_threads() for lib in libs]
+    inside = parallel.map_chunks(lambda i: [lib.get_num_threads() for lib in libs], range(4))
+    assert all(v == [1] * len(libs) for v in inside)
+    assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_set_num_threads_checks_its_argument(threads):
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            parallel.set_num_threads(bad)
+    threads(4)
+    assert tg.get_num_threads() == 4
+
+
+def test_env_default(monkeypatch):
+    monkeypatch.setenv("TINYGEN_NUM_THREADS", "3")
+    assert parallel._default_threads() == 3
+    monkeypatch.setenv("TINYGEN_NUM_THREADS", "zero")
+    with pytest.raises(ValueError, match="TINYGEN_NUM_THREADS"):
+        parallel._default_threads()
+    monkeypatch.delenv("TINYGEN_NUM_THREADS")
+    assert 1 <= parallel._default_threads() <= 8
+
+
+def test_conv_training_step_same_on_one_and_two_threads(threads):
+    """A small DCGAN-like discriminator: loss and every gradient bitwise equal across thread counts."""
+    r = np.random.default_rng(0)
+    x = r.standard_normal((48, 1, 12, 12)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        tg.manual_seed(0)
+        net = tg.nn.Sequential(tg.nn.Conv2d(1, 8, 4, 2, 1), tg.nn.LeakyReLU(0.2),
+                               tg.nn.Conv2d(8, 16, 3, 1, 1), tg.nn.Flatten(), tg.nn.Linear(16 * 36, 1))
+        loss = (net(tg.tensor(x)) ** 2).mean()
+        loss.backward()
+        results.append([loss.numpy()] + [p.grad.numpy() for p in net.parameters()])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
