@@ -8,6 +8,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import memory as _memory
+
+_memory.tune_allocator()       # keep freed host memory for the next step (see tinygen.memory)
+
 from .tensor import Tensor, float16, float32, float64, int32, int64, uint8, bool_  # noqa: F401
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,  # noqa: F401
                                  detect_anomaly, AnomalyError)

@@ -406,6 +406,11 @@ def _cmd_info(args) -> int:
                 lines.append(f"blas     {i.get('internal_api')} {i.get('version')}, {i.get('num_threads')} threads")
     except Exception:
         pass
+    from .memory import allocator_status
+    from .parallel import get_num_threads
+    lines.append(f"threads  {get_num_threads()} (tinygen workers; TINYGEN_NUM_THREADS or --threads)")
+    mem = allocator_status()
+    lines.append(f"malloc   {'tuned: ' if mem['tuned'] else 'default: '}{mem['reason']}")
     lines.append(f"devices  cpu" + (", cuda" if backend.cuda_available() else ""))
     lines.append(f"default  {backend.get_default_device()}")
     if backend.cuda_available():
