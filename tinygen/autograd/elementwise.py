@@ -6,6 +6,7 @@ and more accurate (exp, sqrt, tanh and sigmoid reuse y).
 from __future__ import annotations
 
 from .. import backend
+from ..kernels import ufuncs as _uf
 from .dual import cos, sin, where
 from .function import Function
 
@@ -15,15 +16,9 @@ def _raw(a):
 
 
 def sigmoid_array(x):
-    """σ(x) = 1 / (1 + e⁻ˣ) = exp(−softplus(−x)), evaluated without overflow for any finite x
-    (``logaddexp(0, −x)`` is softplus(−x) by log-sum-exp)."""
-    xp = backend.get_array_module(x)
-    t = xp.empty(x.shape, dtype=x.dtype if x.dtype.kind == "f" else xp.float64)
-    xp.negative(x, out=t)
-    xp.logaddexp(0, t, out=t)
-    xp.negative(t, out=t)
-    xp.exp(t, out=t)
-    return t
+    """σ(x) = 1 / (1 + e⁻ˣ) without overflow for any finite x: one fused ufunc on host float
+    arrays, else exp(−softplus(−x)) (``logaddexp(0, −x)`` is softplus(−x) by log-sum-exp)."""
+    return _uf.sigmoid(x)
 
 
 class Exp(Function):
@@ -86,7 +81,7 @@ class Tanh(Function):
         return self.xp.tanh(x)
 
     def backward(self, g, y, x):
-        return g * (1 - y * y)
+        return _uf.tanh_grad(g, y)          # g * (1 - y * y): one fused ufunc on arrays
 
 
 class Sigmoid(Function):
@@ -97,7 +92,7 @@ class Sigmoid(Function):
         return sigmoid_array(x)
 
     def backward(self, g, y, x):
-        return g * (y * (1 - y))
+        return _uf.sigmoid_grad(g, y)       # g * (y * (1 - y)): one fused ufunc on arrays
 
 
 class Relu(Function):

@@ -16,6 +16,7 @@ are themselves differentiable.
 """
 from __future__ import annotations
 
+import gc as _gc
 from heapq import heappop, heappush
 
 from .. import backend
@@ -92,6 +93,11 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     anomaly = grad_mode.state.anomaly
     prev_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = bool(create_graph)
+    # The walk makes no reference cycles (everything it frees goes by reference counting), but its
+    # small allocations would trigger cyclic-GC passes over the whole live graph: off meanwhile.
+    gc_was_enabled = _gc.isenabled()
+    if gc_was_enabled:
+        _gc.disable()
     try:
         while heap:
             node = heappop(heap)[1]
@@ -118,9 +124,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if anomaly:
                 grad_mode.check_backward(node, grads)
             prev = None
-            for i, target in node.edges:
-                gx = grads[i]
-                if gx is None:
+            for target, gx in zip(node.edges, grads):
+                if target is None or gx is None:
                     continue
                 if gx is prev and not create_graph:      # one array sent to two places (a + b)
                     gx = gx.copy()
@@ -149,6 +154,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:
         grad_mode.state.enabled = prev_enabled
+        if gc_was_enabled:
+            _gc.enable()
 
     if inputs is None:
         return None

@@ -38,12 +38,12 @@ _numpy = backend.numpy
 class Function:
     """Base class of graph nodes. One node per op call, one output per node."""
 
-    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "__dict__", "__weakref__")
+    # out_data (the output array) and out_ref (a weak reference to the output Tensor) are set
+    # only when the op saves_output, and read only then.
+    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "out_data", "out_ref", "__dict__", "__weakref__")
 
     # Rarely set per node, so they live on the class until an instance needs its own value.
     xp = _numpy                     # the array namespace of the inputs (set for device arrays)
-    out_data = None                 # the output array, kept when saves_output
-    out_ref = None                  # a weak reference to the output Tensor, when saves_output
     hooks = None                    # tensor hooks registered on the output
     site = None                     # where forward was called (anomaly mode only)
 
@@ -67,33 +67,36 @@ class Function:
         """Run the op on Tensors (or arrays/numbers, taken as constants) and record it.
 
         Returns a Tensor; records a node only when grad mode is on and an input requires grad.
-        The node keeps its inputs, their arrays, and its *edges*: for every input that needs a
-        gradient, where that gradient goes (the input's own node, or the input itself if a leaf).
+        The node keeps its inputs, their arrays, and its *edges*: one per input, where that
+        input's gradient goes (the input's own node, or the input itself if a leaf), or None for
+        an input that needs no gradient.
         """
         fn = _new(cls)
         datas = []
         needs = []
         edges = []
         on_device = False
-        i = 0
+        any_grad = False
         for x in inputs:
             if isinstance(x, Tensor):
                 d = x.data
                 if x.requires_grad:
                     needs.append(True)
                     p = x.grad_fn
-                    edges.append((i, x if p is None else p))
+                    edges.append(x if p is None else p)
+                    any_grad = True
                 else:
                     needs.append(False)
+                    edges.append(None)
                 if type(d) is not _ndarray:
                     on_device = True
             else:
                 d = x
                 needs.append(False)
+                edges.append(None)
                 if type(d) is not _ndarray and hasattr(d, "shape") and not isinstance(d, _generic):
                     on_device = True
             datas.append(d)
-            i += 1
         if on_device:
             fn.xp = _check_devices(cls, datas, inputs)
         out = fn.forward(*datas, **params) if params else fn.forward(*datas)
@@ -101,11 +104,11 @@ class Function:
             out = _numpy.asarray(out)        # NumPy returns scalars for 0-d results; keep arrays
         if _state.anomaly:
             grad_mode.check_forward(fn, out)
-        if edges and _state.enabled:
+        if any_grad and _state.enabled:
             fn.inputs = inputs
             fn.datas = datas
             fn.needs = needs
-            fn.edges = edges
+            fn.edges = tuple(edges)
             fn.seq = -next(_sequence)        # later ops first: a valid reverse topological order
             t = _make(out, True, fn)
             if cls.saves_output:
@@ -117,14 +120,15 @@ class Function:
     @property
     def parents(self):
         """The nodes this node sends gradients to (leaves excluded)."""
-        return tuple({id(p): p for _, p in (self.edges or ()) if isinstance(p, Function)}.values())
+        return tuple({id(p): p for p in (self.edges or ()) if isinstance(p, Function)}.values())
 
     # --------------------------------------------------------------- helpers
     def output_for(self, mode_is_graph: bool):
         """The op's output: the array on the fast path, the Tensor under create_graph."""
         if not mode_is_graph:
             return self.out_data
-        t = self.out_ref() if self.out_ref is not None else None
+        ref = getattr(self, "out_ref", None)
+        t = ref() if ref is not None else None
         if t is None:
             raise RuntimeError(f"{self.name}: its output Tensor was freed before a create_graph backward; "
                                "keep a reference to it")
@@ -180,6 +184,7 @@ _weakref = weakref.ref
 _state = grad_mode.state
 _sequence = itertools.count()
 _ONE_NEED = (True,)
+_TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))   # [needs a][needs b]
 _PY_NUMBERS = (int, float, bool)
 
 
@@ -202,7 +207,7 @@ def apply_unary(cls, x):
         fn.inputs = (x,)
         fn.datas = (d,)
         fn.needs = _ONE_NEED
-        fn.edges = ((0, x if p is None else p),)
+        fn.edges = (x if p is None else p,)
         fn.seq = -next(_sequence)
         t = _new(Tensor)
         t.data = out
@@ -243,18 +248,17 @@ def apply_binary(cls, a, b):
     if (ra or rb) and _state.enabled:
         fn.inputs = (a, b)
         fn.datas = (da, db)
-        fn.needs = (ra, rb)
+        fn.needs = _TWO_NEEDS[ra][rb]
         if ra:
             p = a.grad_fn
-            ea = (0, a if p is None else p)
-            if rb:
-                p = b.grad_fn
-                fn.edges = (ea, (1, b if p is None else p))
-            else:
-                fn.edges = (ea,)
+            ea = a if p is None else p
         else:
+            ea = None
+        if rb:
             p = b.grad_fn
-            fn.edges = ((1, b if p is None else p),)
+            fn.edges = (ea, b if p is None else p)
+        else:
+            fn.edges = (ea, None)
         fn.seq = -next(_sequence)
         t = _new(Tensor)
         t.data = out

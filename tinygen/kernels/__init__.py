@@ -21,6 +21,8 @@ Ops (see each module for formulas and layouts):
 * :mod:`.activations`: ``act_forward``, ``act_backward``
 * :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
 * :mod:`.losses`: ``bce_logits_forward``/``_backward``, ``mse_forward``/``_backward``
+* :mod:`.ufuncs`: ``sigmoid``, ``sigmoid_grad``, ``tanh_grad`` (Numba-built NumPy ufuncs for the
+  per-op hot path of the autograd ops)
 """
 from __future__ import annotations
 
