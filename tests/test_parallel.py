@@ -107,3 +107,37 @@ def test_conv_training_step_same_on_one_and_two_threads(threads):
         results.append([loss.numpy()] + [p.grad.numpy() for p in net.parameters()])
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+
+
+def test_map_range_covers_the_range_once(threads):
+    threads(3)
+    seen = []
+    lock = threading.Lock()
+
+    def part(lo, hi):
+        with lock:
+            seen.append((lo, hi))
+
+    parallel.map_range(part, 1000, min_chunk=100)
+    assert sorted(seen) == [(0, 334), (334, 667), (667, 1000)]
+    seen.clear()
+    parallel.map_range(part, 150, min_chunk=100)          # too small to split
+    assert seen == [(0, 150)]
+
+
+def test_split_elementwise_and_batch_norm_kernels_match_one_thread(threads, monkeypatch):
+    """Activations and batch norm split their ranges over the workers: bitwise the same."""
+    from tinygen import functional as F
+    monkeypatch.setattr(parallel, "SPLIT_MIN", 1000)
+    r = np.random.default_rng(1)
+    x = r.standard_normal((8, 6, 10, 10)).astype(np.float32)
+    w = r.standard_normal(6).astype(np.float32)
+    out = []
+    for n in (1, 3):
+        threads(n)
+        xs, ws = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+        y = F.leaky_relu(F.batch_norm(xs, None, None, ws, None, training=True), 0.2)
+        (y * y).sum().backward()
+        out.append([y.numpy(), xs.grad.numpy(), ws.grad.numpy()])
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy
 
 from .. import backend
+from ..kernels.embedding import scatter_rows as _scatter_rows
 from .dual import is_tensor
 from .function import Function
 
@@ -73,54 +74,10 @@ def _check_indices(idx, num, op):
                              f"(indices of shape {idx.shape})")
 
 
-try:   # a Numba kernel for the scatter-add, through the kernels package's lazy-JIT machinery
-    from ..kernels._jit import kernel as _kernel, select_impl as _select_impl
-except ImportError:     # pragma: no cover - the kernels package is part of tinygen
-    _kernel = None
-
-if _kernel is not None:
-    @_kernel(parallel=False)
-    def embedding_scatter_kernel(idx, g, out):
-        """out[idx[k], :] += g[k, :] for k in order (serial: one streaming pass over g is
-        memory-bound, and threads splitting the columns were measured slower)."""
-        n, d = g.shape
-        for k in range(n):
-            r = idx[k]
-            for c in range(d):
-                out[r, c] += g[k, c]
-
-
 def scatter_rows(num_rows, idx, g):
-    """zeros((num_rows, D)) with row g[k] added into row idx[k]; repeated indices accumulate.
-
-    ``idx`` is (n,) integer, ``g`` (n, D). With Numba: one pass of a small kernel. NumPy
-    reference: a stable argsort of idx, then one ``add.reduceat`` over the runs of equal
-    indices (vectorised, O(n log n)). On CuPy: its atomic ``add.at``.
-    """
-    xp = backend.get_array_module(g)
-    d = g.shape[1]
-    out = xp.zeros((num_rows, d), dtype=g.dtype)
-    n = idx.shape[0]
-    if n == 0:
-        return out
-    if _kernel is not None and _select_impl(g)[0] == "numba":
-        embedding_scatter_kernel(numpy.ascontiguousarray(idx, dtype=numpy.int64), numpy.ascontiguousarray(g), out)
-        return out
-    if xp is numpy:
-        order = numpy.argsort(idx, kind="stable")
-        s = idx[order]
-        starts = numpy.flatnonzero(numpy.concatenate(([True], s[1:] != s[:-1])))
-        if starts.size == n:               # all indices distinct: a plain scatter
-            out[idx] = g
-        else:
-            out[s[starts]] = numpy.add.reduceat(g[order], starts, axis=0)
-        return out
-    if hasattr(xp, "add") and hasattr(xp.add, "at"):
-        xp.add.at(out, idx, g)
-        return out
-    # a device namespace without add.at: one-hot product (fine for moderate sizes)
-    onehot = (xp.arange(num_rows)[:, None] == idx[None, :]).astype(g.dtype)
-    return onehot @ g
+    """zeros((num_rows, D)) with row g[k] added into row idx[k]; repeated indices accumulate
+    (tinygen.kernels.scatter_rows: a Numba kernel, or its references)."""
+    return _scatter_rows(num_rows, idx, g)
 
 
 def _gather(w, idx):

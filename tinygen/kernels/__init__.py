@@ -21,6 +21,7 @@ Ops (see each module for formulas and layouts):
 * :mod:`.activations`: ``act_forward``, ``act_backward``
 * :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
 * :mod:`.losses`: ``bce_logits_forward``/``_backward``, ``mse_forward``/``_backward``
+* :mod:`.embedding`: ``scatter_rows`` (the embedding gradient's row scatter-add)
 * :mod:`.ufuncs`: ``sigmoid``, ``sigmoid_grad``, ``tanh_grad`` (Numba-built NumPy ufuncs for the
   per-op hot path of the autograd ops)
 """
@@ -31,13 +32,14 @@ import time
 from ._jit import fused_enabled, kernel_status, numba_available, select_impl, use_fused
 from .activations import ACTIVATIONS, act_backward, act_forward
 from .conv import col2im, conv_geometry, im2col
+from .embedding import scatter_rows
 from .losses import bce_logits_backward, bce_logits_forward, mse_backward, mse_forward
 from .norm import batch_norm_backward, batch_norm_forward
 from .optim import adam_update, rmsprop_update, sgd_update
 
 __all__ = [
     "fused_enabled", "use_fused", "kernel_status", "numba_available", "select_impl", "warmup",
-    "im2col", "col2im", "conv_geometry", "batch_norm_forward", "batch_norm_backward",
+    "im2col", "col2im", "conv_geometry", "scatter_rows", "batch_norm_forward", "batch_norm_backward",
     "act_forward", "act_backward", "ACTIVATIONS",
     "sgd_update", "adam_update", "rmsprop_update",
     "bce_logits_forward", "bce_logits_backward", "mse_forward", "mse_backward",
@@ -64,6 +66,7 @@ def warmup(dtypes=("float32", "float64")) -> dict:
             for name in ("relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "sigmoid", "tanh",
                          "softplus", "silu"):
                 act_backward(name, v, act_forward(name, v), v)
+            scatter_rows(4, np.array([0, 2, 0]), x.reshape(-1)[:6].reshape(3, 2))
             sgd_update(v.copy(), v, v.copy(), 0.1, momentum=0.9)
             adam_update(v.copy(), v, v.copy(), v.copy() ** 2, 0.1)
             rmsprop_update(v.copy(), v, v.copy() ** 2, 0.1)

@@ -23,6 +23,7 @@ import math
 
 import numpy
 
+from ..parallel import map_range
 from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
 from ._math import (erfc_ref, fexp, fexpf, fexpm1, fexpm1f, ferfc, ferfcf, fsigmoid, fsigmoidf,
                     fsoftplus, fsoftplusf, ftanh, ftanhf)
@@ -432,9 +433,13 @@ def act_forward(name, x, **params):
     if impl == "cupy":
         return _cupy_forward(xp, key)(x, p1, p2)
     y = xp.empty_like(x)
-    xf = x.reshape(-1)
+    xf, yf = x.reshape(-1), y.reshape(-1)
     k, t = _numba_kernel(key, x.dtype)
-    k(False, xf, xf, False, xf, t(p1), t(p2), y.reshape(-1))
+    a, b = t(p1), t(p2)
+
+    def part(lo, hi):           # element-wise: large arrays are split over tinygen's threads
+        k(False, xf[lo:hi], xf[lo:hi], False, xf[lo:hi], a, b, yf[lo:hi])
+    map_range(part, xf.size)
     return y
 
 
@@ -453,5 +458,10 @@ def act_backward(name, x, y, g, **params):
         return _cupy_backward(xp, key)(x, y, has_y, g, p1, p2)
     dx = xp.empty_like(x)
     k, t = _numba_kernel(key, x.dtype)
-    k(True, x.reshape(-1), y.reshape(-1), has_y, g.reshape(-1), t(p1), t(p2), dx.reshape(-1))
+    xf, yf, gf, df = x.reshape(-1), y.reshape(-1), g.reshape(-1), dx.reshape(-1)
+    a, b = t(p1), t(p2)
+
+    def part(lo, hi):
+        k(True, xf[lo:hi], yf[lo:hi], has_y, gf[lo:hi], a, b, df[lo:hi])
+    map_range(part, xf.size)
     return dx

@@ -28,6 +28,8 @@ import math
 
 import numpy
 
+from .. import parallel as _parallel
+from ..parallel import map_range
 from ._jit import helper, kernel, prange, select_impl
 
 
@@ -83,11 +85,11 @@ def _row_dot_dev(g, r, mu):
 
 
 @kernel(parallel=True, streaming=True)
-def bn_stats_kernel(x, eps, mean, var, istd):
-    """Per channel of x (N, C, S): mean, biased var (two passes) and 1/√(var + eps), float64."""
+def bn_stats_kernel(x, eps, mean, var, istd, c0, c1):
+    """Per channel c0 ≤ c < c1 of x (N, C, S): mean, biased var (two passes), 1/√(var + eps), float64."""
     N, C, S = x.shape
     m = N * S
-    for c in prange(C):
+    for c in prange(c0, c1):
         t = 0.0
         for n in range(N):
             t += _row_sum(x[n, c])
@@ -102,10 +104,10 @@ def bn_stats_kernel(x, eps, mean, var, istd):
 
 
 @kernel(parallel=True, streaming=True)
-def bn_grad_sums_kernel(x, g, mean, sum_g, sum_gd):
-    """Per channel: Σ g and Σ g (x − mean), float64."""
+def bn_grad_sums_kernel(x, g, mean, sum_g, sum_gd, c0, c1):
+    """Per channel c0 ≤ c < c1: Σ g and Σ g (x − mean), float64."""
     N, C, S = x.shape
-    for c in prange(C):
+    for c in prange(c0, c1):
         a = 0.0
         b = 0.0
         mu = mean[c]
@@ -117,11 +119,11 @@ def bn_grad_sums_kernel(x, g, mean, sum_g, sum_gd):
 
 
 @kernel(parallel=True, contract=True, streaming=True)
-def bn_affine_kernel(x, g, use_g, mean, k1, k2, k0, out):
-    """out = g·k1 + (x − mean)·k2 + k0 per channel (use_g), or (x − mean)·k2 + k0; coefficients
-    of x's dtype."""
+def bn_affine_kernel(x, g, use_g, mean, k1, k2, k0, out, i0, i1):
+    """out = g·k1 + (x − mean)·k2 + k0 per channel (use_g), or (x − mean)·k2 + k0, for the (n, c)
+    rows i0 ≤ n·C + c < i1; coefficients of x's dtype."""
     N, C, S = x.shape
-    for nc in prange(N * C):
+    for nc in prange(i0, i1):
         n = nc // C
         c = nc - n * C
         mu = mean[c]
@@ -140,6 +142,11 @@ def bn_affine_kernel(x, g, use_g, mean, k1, k2, k0, out):
 
 
 # ----------------------------------------------------------------------------- dispatchers
+
+def _split_min(per_row):
+    """Rows (channels, or (n, c) planes) per worker so that each gets at least SPLIT_MIN values."""
+    return max(1, -(-_parallel.SPLIT_MIN // max(per_row, 1)))
+
 
 def _check_bn(name, x):
     if x.ndim < 2:
@@ -162,8 +169,9 @@ def batch_norm_forward(x, w, b, eps):
         mean = numpy.full(c, numpy.nan)      # NaN statistics for channels without values
         var = numpy.full(c, numpy.nan)
         istd = numpy.full(c, numpy.nan)
-        if x3.size:
-            bn_stats_kernel(x3, float(eps), mean, var, istd)
+        if x3.size:      # channels split over tinygen's threads (each channel's sums are its own)
+            map_range(lambda c0, c1: bn_stats_kernel(x3, float(eps), mean, var, istd, c0, c1), c,
+                      _split_min(x3.size // c))
     else:
         mean, var, istd = batch_norm_stats_ref(x, eps, xp=xp)
     scale = istd if w is None else istd * w.astype(xp.float64)
@@ -172,8 +180,9 @@ def batch_norm_forward(x, w, b, eps):
     if impl == "numba":
         y = xp.empty(x.shape, dtype=dt)
         if x3.size:
-            bn_affine_kernel(x3, x3, False, mean.astype(dt), scale.astype(dt), scale.astype(dt),
-                             shift.astype(dt), _as3(y))
+            y3, mu, k2, k0 = _as3(y), mean.astype(dt), scale.astype(dt), shift.astype(dt)
+            map_range(lambda i0, i1: bn_affine_kernel(x3, x3, False, mu, k2, k2, k0, y3, i0, i1),
+                      x3.shape[0] * x3.shape[1], _split_min(x3.shape[2]))
         return y, mean, var, istd
     pshape = (1, c) + (1,) * (x.ndim - 2)
     y = (x - mean.astype(dt).reshape(pshape)) * scale.astype(dt).reshape(pshape) + shift.astype(dt).reshape(pshape)
@@ -194,7 +203,8 @@ def batch_norm_backward(x, g, w, mean, istd, need_x=True, need_w=True, need_b=Tr
         sum_g = numpy.zeros(c)
         sum_gd = numpy.zeros(c)
         if x3.size:
-            bn_grad_sums_kernel(x3, g3, mean, sum_g, sum_gd)
+            map_range(lambda c0, c1: bn_grad_sums_kernel(x3, g3, mean, sum_g, sum_gd, c0, c1), c,
+                      _split_min(x3.size // c))
     else:
         x3 = _as3(x).astype(xp.float64)
         g3 = _as3(g).astype(xp.float64)
@@ -211,8 +221,9 @@ def batch_norm_backward(x, g, w, mean, istd, need_x=True, need_w=True, need_b=Tr
         if impl == "numba":
             gx = xp.empty(x.shape, dtype=dt)
             if x3.size:
-                bn_affine_kernel(x3, g3, True, mean.astype(dt), k1.astype(dt), k2.astype(dt), k0.astype(dt),
-                                 _as3(gx))
+                gx3, mu, a1, a2, a0 = _as3(gx), mean.astype(dt), k1.astype(dt), k2.astype(dt), k0.astype(dt)
+                map_range(lambda i0, i1: bn_affine_kernel(x3, g3, True, mu, a1, a2, a0, gx3, i0, i1),
+                          x3.shape[0] * x3.shape[1], _split_min(x3.shape[2]))
         else:
             pshape = (1, c) + (1,) * (x.ndim - 2)
             r = lambda a: a.astype(dt).reshape(pshape)   # noqa: E731
