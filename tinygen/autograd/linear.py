@@ -24,6 +24,15 @@ def _raw(a):
 
 
 # --------------------------------------------------------------------------- linear
+def _matmul(a, b):
+    """a @ b for 2-D host or device arrays. An inner dimension of 1 (an outer product) is a
+    broadcast multiply: OpenBLAS takes 0.56 ms for the (64, 1) @ (1, 6272) of a DCGAN critic's
+    last layer in backward, broadcasting 0.03 ms (same values: one product per element)."""
+    if a.shape[-1] == 1 and type(a) is numpy.ndarray and type(b) is numpy.ndarray:
+        return a * b
+    return a @ b
+
+
 class Linear(Function):
     """y = x Wᵀ + b,  x (..., in), W (out, in), b (out,) or None.
     ∂L/∂x = g W,   ∂L/∂W = gᵀ x,   ∂L/∂b = Σ g   (rows = all leading axes)."""
@@ -37,7 +46,7 @@ class Linear(Function):
         if b is not None and tuple(b.shape) != (w.shape[0],):
             raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape} (weight {w.shape})")
         x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
-        y = x2 @ w.T
+        y = _matmul(x2, w.T)
         if b is not None:
             y += b
         return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -51,7 +60,7 @@ class Linear(Function):
         g2 = g if g.ndim == 2 else g.reshape((rows, n_out))
         gx = gw = gb = None
         if nx:
-            gx = g2 @ w
+            gx = _matmul(g2, w)
             if x.ndim != 2:
                 gx = gx.reshape(x.shape)
         if nw:
