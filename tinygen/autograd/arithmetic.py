@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as _np
+
 from .dual import log, sum_to, where
 from .function import Function
 
 
 class Add(Function):
     """z = a + b.    ∂L/∂a = g,  ∂L/∂b = g   (each summed back to its input's shape)."""
+    host_forward = _np.add
 
     def forward(self, a, b):
         return a + b
@@ -27,6 +30,7 @@ class Add(Function):
 
 class Sub(Function):
     """z = a − b.    ∂L/∂a = g,  ∂L/∂b = −g."""
+    host_forward = _np.subtract
 
     def forward(self, a, b):
         return a - b
@@ -41,6 +45,7 @@ class Sub(Function):
 
 class Mul(Function):
     """z = a · b.    ∂L/∂a = g · b,  ∂L/∂b = g · a."""
+    host_forward = _np.multiply
 
     def forward(self, a, b):
         return a * b

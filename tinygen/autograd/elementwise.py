@@ -5,6 +5,8 @@ and more accurate (exp, sqrt, tanh and sigmoid reuse y).
 """
 from __future__ import annotations
 
+import numpy as _np
+
 from .. import backend
 from ..kernels import ufuncs as _uf
 from .dual import cos, sin, where
@@ -76,6 +78,7 @@ class Cos(Function):
 class Tanh(Function):
     """y = tanh x.    ∂L/∂x = g · (1 − y²)."""
     saves_output = True
+    host_forward = _np.tanh
 
     def forward(self, x):
         return self.xp.tanh(x)
@@ -87,6 +90,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ).    ∂L/∂x = g · y · (1 − y)."""
     saves_output = True
+    host_forward = staticmethod(_uf.sigmoid)
 
     def forward(self, x):
         return sigmoid_array(x)

@@ -99,8 +99,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if gc_was_enabled:
         _gc.disable()
     try:
-        while heap:
-            node = heappop(heap)[1]
+        node = None
+        while True:
+            if node is None:
+                if not heap:
+                    break
+                node = heappop(heap)[1]
             g = pending.pop(node)
             datas = node.datas
             if datas is None:
@@ -124,6 +128,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if anomaly:
                 grad_mode.check_backward(node, grads)
             prev = None
+            new = None              # the first node this one made pending (kept off the heap for now)
             for target, gx in zip(node.edges, grads):
                 if target is None or gx is None:
                     continue
@@ -135,7 +140,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                         pending[target] = pending[target] + gx
                     else:
                         pending[target] = gx
-                        heappush(heap, (target.seq, target))
+                        if new is None:
+                            new = target
+                        else:
+                            heappush(heap, (target.seq, target))
                 else:                                      # a leaf: sum every contribution first
                     key = id(target)
                     entry = leaves.get(key)
@@ -150,6 +158,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     node.inputs = node.datas = None
                     if node.saves_output:
                         node.out_data = None
+            # Next: the node just made pending when it is the only one (a chain: no heap traffic);
+            # otherwise the latest-created pending node, from the heap.
+            if new is not None and heap:
+                heappush(heap, (new.seq, new))
+                new = None
+            node = new
         for leaf, g in leaves.values():                   # like PyTorch's AccumulateGrad: once, with the total
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:

@@ -48,6 +48,7 @@ class Function:
     site = None                     # where forward was called (anomaly mode only)
 
     saves_output = False            # backward needs the op's output y
+    host_forward = None             # a NumPy ufunc doing forward on host arrays (saves a call)
     releases_more = False           # release() frees more than inputs and output (the engine calls it)
     differentiable_backward = True  # backward works on Tensors (create_graph=True)
 
@@ -199,7 +200,8 @@ def apply_unary(cls, x):
     if type(d) is not _ndarray or _state.anomaly:
         return cls.apply(x)
     fn = _new(cls)
-    out = fn.forward(d)
+    f = cls.host_forward
+    out = f(d) if f is not None else fn.forward(d)
     if type(out) is not _ndarray:
         out = _numpy.asarray(out)
     if x.requires_grad and _state.enabled:
@@ -242,7 +244,8 @@ def apply_binary(cls, a, b):
     if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or _state.anomaly:
         return cls.apply(a, b)
     fn = _new(cls)
-    out = fn.forward(da, db)
+    f = cls.host_forward
+    out = f(da, db) if f is not None else fn.forward(da, db)
     if type(out) is not _ndarray:
         out = _numpy.asarray(out)
     if (ra or rb) and _state.enabled:
