@@ -7,7 +7,8 @@ each op's chain rule. Leaves (tensors made by the user) accumulate ``.grad``; in
 tensors do not, unless a hook asks for it.
 
 dtype rule (documented, as in NumPy 2 / PyTorch): a Python number in an op takes the Tensor's
-dtype; float32 with float64 gives float64; an integer Tensor with a float Tensor gives the float
+dtype, and so does a NumPy scalar (``x * np.float64(0.5)`` stays float32, as in PyTorch, where
+NumPy 2 alone would promote); float32 with float64 gives float64; an integer Tensor with a float Tensor gives the float
 dtype. Gradients always have the dtype of the tensor they belong to.
 """
 from __future__ import annotations

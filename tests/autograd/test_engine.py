@@ -214,6 +214,14 @@ def test_dtype_rules():
     assert (x32 * 2.5).dtype == np.float32
     assert (x32 + x64).dtype == np.float64
     assert tg.arange(3).dtype == np.int64
+    # NumPy scalars act like Python numbers (PyTorch's rule; NumPy 2 alone would give float64)
+    for y in (x32 * np.float64(0.5), np.float64(0.5) * x32, x32 - np.int64(1), np.float64(3) / x32,
+              x32 + np.float32(1)):
+        assert isinstance(y, tg.Tensor) and y.dtype == np.float32
+    np.testing.assert_array_equal((np.float64(3) - x32).numpy(), [2.0, 2.0])
+    w = tg.ones(2, requires_grad=True)
+    (w * np.float64(4.0)).sum().backward()
+    assert w.grad.dtype == np.float32 and np.array_equal(w.grad.numpy(), [4.0, 4.0])
 
 
 def test_integer_tensors_cannot_require_grad():

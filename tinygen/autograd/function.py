@@ -230,6 +230,8 @@ def apply_binary(cls, a, b):
         da, ra = a.data, a.requires_grad
         ka = type(da) is _ndarray
     else:
+        if isinstance(a, _generic) and a.dtype.kind in "biuf":
+            a = a.item()        # a NumPy scalar counts as a Python number: float32 stays float32
         da, ra, ka = a, False, False
         if type(a) not in _PY_NUMBERS:
             return cls.apply(a, b)
@@ -237,6 +239,8 @@ def apply_binary(cls, a, b):
         db, rb = b.data, b.requires_grad
         kb = type(db) is _ndarray
     else:
+        if isinstance(b, _generic) and b.dtype.kind in "biuf":
+            b = b.item()        # (as PyTorch: torch.ones(2) * np.float64(2) is float32)
         db, rb, kb = b, False, False
         if type(b) not in _PY_NUMBERS:
             return cls.apply(a, b)
