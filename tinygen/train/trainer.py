@@ -290,6 +290,8 @@ class Trainer:
 
     def _train_arrays(self):
         ds = self.dataset
+        if hasattr(self.recipe, "train_arrays"):     # e.g. a validation split held out of training
+            return tuple(self.recipe.train_arrays(ds, self.config))
         if getattr(self.recipe, "conditional", False):
             if ds.y_train is None:
                 raise TrainingError(f"{self.recipe_name} needs labels, and {self.dataset_name} has none")
@@ -364,8 +366,10 @@ class Trainer:
                 R.set_rng_state(state["rng"])
                 if state.get("loader") is not None:
                     self.loader.load_state_dict(state["loader"])
-                if hasattr(self.recipe, "load_state_dict") and "recipe_state" in state:
-                    self.recipe.load_state_dict(state["recipe_state"])
+            # the recipe's own state (e.g. early stopping: best epoch and score) also matters for
+            # evaluating a finished run, not only for resuming it
+            if hasattr(self.recipe, "load_state_dict") and "recipe_state" in state:
+                self.recipe.load_state_dict(state["recipe_state"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise TrainingError(f"{self.checkpoint_path} does not fit this model: {exc}") from None
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
