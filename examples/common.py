@@ -30,6 +30,12 @@ def setup(description, **extra_args):
         threadpool_limits(1)
     except ImportError:
         pass
+    tg.set_num_threads(1)
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except ImportError:
+        pass
     tg.manual_seed(0)
     return args, load_digits(seed=0)
 
