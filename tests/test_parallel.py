@@ -141,3 +141,20 @@ def test_split_elementwise_and_batch_norm_kernels_match_one_thread(threads, monk
         out.append([y.numpy(), xs.grad.numpy(), ws.grad.numpy()])
     for a, b in zip(*out):
         assert np.array_equal(a, b)
+
+
+def test_matmul_keeps_blas_on_one_thread_once_the_workers_ran(monkeypatch):
+    r = np.random.default_rng(2)
+    a, b = r.standard_normal((96, 80)), r.standard_normal((80, 70))
+    calls = []
+    monkeypatch.setattr(parallel, "_blas_single_begin", lambda: calls.append("begin"))
+    monkeypatch.setattr(parallel, "_blas_single_end", lambda: calls.append("end"))
+    monkeypatch.setattr(parallel, "GEMM_BLAS_MIN", 1000)
+    for used, expected in ((False, []), (True, ["begin", "end"])):
+        monkeypatch.setitem(parallel._state, "workers_used", used)
+        calls.clear()
+        np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+        assert calls == expected
+    calls.clear()
+    parallel.matmul(a[:5, :5], b[:5, :5])        # small: a plain product
+    assert calls == []

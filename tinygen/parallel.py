@@ -29,7 +29,8 @@ _MAX_DEFAULT = 8
 
 _local = threading.local()
 _lock = threading.Lock()
-_state = {"threads": None, "workers": [], "blas": None, "blas_users": 0, "blas_saved": None}
+_state = {"threads": None, "workers": [], "blas": None, "blas_users": 0, "blas_saved": None,
+          "workers_used": False}
 
 
 def _available_cores() -> int:
@@ -213,6 +214,7 @@ def map_chunks(fn, items):
                 _local.depth = 0
         region = _Region(fn, items)
         helpers = _take_workers(threads - 1)
+        _state["workers_used"] = True
         try:
             region.pending = len(helpers)
             for w in helpers:
@@ -254,3 +256,28 @@ def map_range(fn, n, min_chunk=None):
         bounds.append((lo, hi))
         lo = hi
     map_chunks(lambda b: fn(b[0], b[1]), bounds)
+
+
+# A GEMM of at least this many multiply-adds is one that OpenBLAS runs on several threads (its
+# own cut-off is 65536·4), after which its workers spin for up to ~0.1 s and take the cores from
+# tinygen's (measured: a DCGAN step whose generator starts with one such product took 95 ms
+# instead of 58). Once tinygen's workers have run (a convolutional model), its ops run those
+# products with BLAS on one thread. Before that (an MLP, which never uses the workers) BLAS keeps
+# its own threads, which suit its mid-size products best (MLP VAE step: 2.2 ms, 3.3 ms on one).
+GEMM_BLAS_MIN = 1 << 18
+
+
+def matmul(a, b):
+    """``a @ b`` for the ops; 2-D host products large enough for OpenBLAS to go multi-threaded
+    run with BLAS on one thread once tinygen's workers are in use (see GEMM_BLAS_MIN).
+    Anything else (device arrays, stacks, small products) is a plain ``a @ b``."""
+    import numpy
+    if (not _state["workers_used"] or type(a) is not numpy.ndarray or type(b) is not numpy.ndarray
+            or a.ndim != 2 or b.ndim != 2 or in_worker()
+            or a.shape[0] * a.shape[1] * b.shape[1] < GEMM_BLAS_MIN):
+        return a @ b
+    _blas_single_begin()
+    try:
+        return a @ b
+    finally:
+        _blas_single_end()

@@ -37,7 +37,7 @@ import threading
 
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
-from ..parallel import map_chunks
+from ..parallel import map_chunks, matmul as _pmatmul
 from . import grad_mode
 from .dual import is_tensor
 from .function import Function
@@ -305,7 +305,7 @@ def conv_transpose2d_array(x, w, b, stride, padding, out_hw):
     n, c_in = x.shape[:2]
     _, c_out, kh, kw = w.shape
     if _stamp(x, w, padding, out_hw):
-        y = (x.reshape(n, c_in) @ w.reshape(c_in, -1)).reshape(n, c_out, kh, kw)
+        y = _pmatmul(x.reshape(n, c_in), w.reshape(c_in, -1)).reshape(n, c_out, kh, kw)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -325,8 +325,8 @@ def conv_transpose2d_backward_array(x, w, g, stride, padding, need_x, need_w):
     if _stamp(x, w, padding, g.shape[2:]):
         n = x.shape[0]
         g2 = g.reshape(n, -1)
-        gx = (g2 @ w.reshape(c_in, -1).T).reshape(x.shape) if need_x else None
-        gw = (x.reshape(n, c_in).T @ g2).reshape(w.shape) if need_w else None
+        gx = _pmatmul(g2, w.reshape(c_in, -1).T).reshape(x.shape) if need_x else None
+        gw = _pmatmul(x.reshape(n, c_in).T, g2).reshape(w.shape) if need_w else None
         return gx, gw
     gx, acc, _ = _unfold_pass(g, tuple(w.shape[2:]), stride, padding,
                               w2=w.reshape(c_in, -1) if need_x else None, other=x if need_w else None)

@@ -6,6 +6,7 @@ For C = A @ B (batched, broadcasting over leading axes):
 """
 from __future__ import annotations
 
+from ..parallel import matmul as _mm          # 2-D host products on tinygen's workers; else a @ b
 from .dual import sum_to
 from .function import Function
 
@@ -21,7 +22,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
                              f"{a.shape[-1]} (last of A) != {b.shape[-2 if b.ndim > 1 else 0]} "
                              f"({'second-to-last' if b.ndim > 1 else 'only'} of B)")
-        return a @ b
+        return _mm(a, b)
 
     def backward(self, g, c, a, b):
         na, nb = self.needs
@@ -34,11 +35,11 @@ class MatMul(Function):
             g = g.reshape(g.shape + (1,)) if not a_vec else g
         ga = gb = None
         if na:
-            ga = sum_to(g @ b2.swapaxes(-1, -2), a2.shape)
+            ga = sum_to(_mm(g, b2.swapaxes(-1, -2)), a2.shape)
             if a_vec:
                 ga = ga.reshape(a.shape)
         if nb:
-            gb = sum_to(a2.swapaxes(-1, -2) @ g, b2.shape)
+            gb = sum_to(_mm(a2.swapaxes(-1, -2), g), b2.shape)
             if b_vec:
                 gb = gb.reshape(b.shape)
         return ga, gb

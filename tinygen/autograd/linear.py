@@ -15,6 +15,7 @@ import numpy
 
 from .. import backend
 from ..kernels.embedding import scatter_rows as _scatter_rows
+from ..parallel import matmul as _pmatmul
 from .dual import is_tensor
 from .function import Function
 
@@ -25,12 +26,13 @@ def _raw(a):
 
 # --------------------------------------------------------------------------- linear
 def _matmul(a, b):
-    """a @ b for 2-D host or device arrays. An inner dimension of 1 (an outer product) is a
-    broadcast multiply: OpenBLAS takes 0.56 ms for the (64, 1) @ (1, 6272) of a DCGAN critic's
-    last layer in backward, broadcasting 0.03 ms (same values: one product per element)."""
+    """a @ b for 2-D host or device arrays (large host products on tinygen's workers). An inner
+    dimension of 1 (an outer product) is a broadcast multiply: OpenBLAS takes 0.56 ms for the
+    (64, 1) @ (1, 6272) of a DCGAN critic's last layer in backward, broadcasting 0.03 ms (same
+    values: one product per element)."""
     if a.shape[-1] == 1 and type(a) is numpy.ndarray and type(b) is numpy.ndarray:
         return a * b
-    return a @ b
+    return _pmatmul(a, b)
 
 
 class Linear(Function):
@@ -65,7 +67,7 @@ class Linear(Function):
                 gx = gx.reshape(x.shape)
         if nw:
             x2 = x if x.ndim == 2 else x.reshape((rows, n_in))
-            gw = g2.swapaxes(-1, -2) @ x2
+            gw = _matmul(g2.swapaxes(-1, -2), x2)
         if nb:
             gb = g2.sum(axis=0)
         return gx, gw, gb
