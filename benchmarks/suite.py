@@ -35,16 +35,20 @@ def _fused(flag):
     return kernels.use_fused(flag)
 
 
-def measure(wl, repeats, warmup=2, with_torch=True, block=3):
+def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15):
     """Median seconds per step for each library column of one workload.
 
-    The columns take turns in blocks of ``block`` steps, and the first step of each block is not
-    counted: background load then affects every column alike, while no column is timed next to
-    the other library's OpenMP workers, which keep spinning on the cores for a few milliseconds
-    after their last parallel region (timed step by step in turns, a 2-thread Numba kernel ran
-    1.8x slower right after a PyTorch step than in a row of its own steps).
+    The columns take turns in blocks of ``block`` steps, after a pause of ``settle`` seconds, and
+    the first step of each block is not counted: background load then affects every column alike,
+    while no column is timed next to the other one's idle worker threads, which keep spinning on
+    the cores after their last parallel region (OpenMP for a few ms, OpenBLAS for up to ~0.1 s:
+    timed step by step in turns, a 2-thread Numba kernel ran 1.8x slower right after a PyTorch
+    step, and PyTorch's MLP VAE step took 8-11 ms right after tinygen's 2-thread BLAS products
+    against 4 ms on quiet cores).
     """
     import tinygen.kernels as kernels
+    import tinygen.parallel as parallel
+    parallel._state["workers_used"] = False     # each workload starts as in a fresh process
     columns = {}
     with _fused(False):
         step_np = wl.tinygen()
@@ -59,6 +63,7 @@ def measure(wl, repeats, warmup=2, with_torch=True, block=3):
     rounds = warmup + -(-repeats // counted)
     for r in range(rounds):
         for k, (step, fused) in steps.items():
+            time.sleep(settle)
             for j in range(block):
                 if fused is None:
                     t = _time(step)

@@ -253,9 +253,21 @@ class _BCEWithLogitsFused(Function):
     second derivatives are exact.
     """
 
-    def forward(self, x, z, reduction="mean"):
+    def forward(self, x, z, reduction="mean", check_targets=None):
+        """``check_targets``: the (Tensor) target to name in a ValueError if some of its values
+        lie outside [0, 1]; the fused kernel counts them in its pass over the data."""
         self.scale = _scale(reduction, x.size)
-        return _small_or_fused(x, "bce_logits_forward")(x, z, reduction)
+        f = _small_or_fused(x, "bce_logits_forward")
+        if check_targets is None:
+            return f(x, z, reduction)
+        count = np.zeros(1, np.int64)
+        if f.__name__.endswith("_ref"):
+            _check_unit_interval("bce_with_logits", check_targets, "target")
+            return f(x, z, reduction)
+        out = f(x, z, reduction, count_outside=count)
+        if count[0]:
+            _check_unit_interval("bce_with_logits", check_targets, "target")   # raises, naming a value
+        return out
 
     def backward(self, g, y, x, z):
         nx, nz = self.needs
@@ -416,10 +428,13 @@ def _bce_with_logits_plain(x, z, pos_weight=None):
     return pos + (1 - z) * F.softplus(x, threshold=_INF)
 
 
-def _bce_with_logits(x, z, reduction, pos_weight=None):
-    """No checks: used by the GAN losses with targets they built themselves."""
+def _bce_with_logits(x, z, reduction, pos_weight=None, check=False):
+    """Targets checked to lie in [0, 1] only with ``check`` (the GAN losses build their own);
+    the fused node checks them in its own pass over the data."""
     if pos_weight is None and x.size > 0 and _fusable(x, z):
-        return _BCEWithLogitsFused.apply(x, z, reduction=reduction)
+        return _BCEWithLogitsFused.apply(x, z, reduction=reduction, check_targets=z if check else None)
+    if check:
+        _check_unit_interval("bce_with_logits", z, "target")
     return _reduce(_bce_with_logits_plain(x, z, pos_weight), reduction)
 
 
@@ -441,12 +456,11 @@ def bce_with_logits(logits, target, reduction="mean", pos_weight=None):
     x = _input(logits, "bce_with_logits", "logits")
     z = _like(target, x, "bce_with_logits", "target")
     _same_shape("bce_with_logits", x, "logits", z, "target")
-    _check_unit_interval("bce_with_logits", z, "target")
     w = None
     if pos_weight is not None:
         w = _like(pos_weight, x, "bce_with_logits", "pos_weight")
         _broadcasts_to("bce_with_logits", w, "pos_weight", x, "logits")
-    return _bce_with_logits(x, z, reduction, w)
+    return _bce_with_logits(x, z, reduction, w, check=True)
 
 
 # ============================================================================ cross-entropy

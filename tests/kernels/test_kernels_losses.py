@@ -128,3 +128,26 @@ def test_errors():
         K.bce_logits_backward(x, np.zeros(2), 1.0, 1.0)
     with pytest.raises(TypeError, match="floating-point"):
         L.mse_forward_ref(np.zeros(3, int), np.zeros(3))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bce_forward_counts_targets_outside_the_unit_interval(dtype, reduction):
+    """The fused pass counts targets outside [0, 1] (NaN included) across chunk boundaries, as
+    the array reference does; the loss values are unchanged by counting."""
+    from tinygen.kernels import losses as KL
+    r = np.random.default_rng(4)
+    n = 3 * KL.CHUNK + 17
+    x = r.standard_normal(n).astype(dtype)
+    z = r.random(n).astype(dtype)
+    z[[5, KL.CHUNK, 2 * KL.CHUNK + 1, n - 1]] = [1.5, -0.25, np.nan, 1.0000001 if dtype == np.float64 else 2]
+    counts = []
+    for fused in (True, False):
+        c = np.zeros(1, np.int64)
+        with K.use_fused(fused):
+            out = KL.bce_logits_forward(x, z, reduction, count_outside=c)
+            plain = KL.bce_logits_forward(x, z, reduction)
+        np.testing.assert_array_equal(out, plain)
+        counts.append(int(c[0]))
+    assert counts == [4, 4]

@@ -111,6 +111,17 @@ def _chunk_sum(buf, m):
     return total
 
 
+@helper(inline=False)
+def _chunk_outside_unit(zs, m):
+    """How many of zs[:m] are outside [0, 1] (NaN counts: it fails both comparisons)."""
+    k = 0
+    for j in range(m):
+        v = zs[j]
+        if not (v >= 0.0 and v <= 1.0):
+            k += 1
+    return k
+
+
 # BCE kernels are compute-bound (an exp and a log1p per element, ~1.2 ns fwd+bwd on one thread),
 # unlike the streaming MSE ones, so a second thread halves them (1M float32: 0.85 → 0.39 ms
 # forward). But a parallel region started while OpenBLAS's workers still spin after a GEMM can
@@ -120,11 +131,13 @@ BCE_MIN_PARALLEL = 1 << 19
 
 
 @kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
-def bce_forward_kernel(x, z, out, write_out):
-    """Σ ℓ(x, z) in float64 over fixed chunks; also writes ℓ into out when write_out."""
+def bce_forward_kernel(x, z, out, write_out, bad):
+    """Σ ℓ(x, z) in float64 over fixed chunks; also writes ℓ into out when write_out, and counts
+    the targets outside [0, 1] into bad[0] when bad has an element (a check in the same pass)."""
     n = x.size
     nchunks = (n + CHUNK - 1) // CHUNK
     partial = numpy.empty(nchunks)
+    nbad = numpy.zeros(nchunks, numpy.int64)
     for c in prange(nchunks):
         lo = c * CHUNK
         m = min(CHUNK, n - lo)
@@ -138,10 +151,14 @@ def bce_forward_kernel(x, z, out, write_out):
             os = out[lo:lo + m]
             for j in range(m):
                 os[j] = buf[j]
+        if bad.size:
+            nbad[c] = _chunk_outside_unit(zs, m)
         partial[c] = _chunk_sum(buf, m)
     total = 0.0
     for c in range(nchunks):
         total += partial[c]
+    if bad.size:
+        bad[0] = nbad.sum()
     return total
 
 
@@ -154,11 +171,12 @@ def bce_backward_kernel(x, z, g, g_scalar, use_scalar, scale, dx):
 
 
 @kernel(parallel=True, contract=True, min_parallel_size=BCE_MIN_PARALLEL)
-def bce_forward_f32_kernel(x, z, out, write_out):
+def bce_forward_f32_kernel(x, z, out, write_out, bad):
     """float32 version of bce_forward_kernel: ℓ in float32 arithmetic, Σ of those in float64."""
     n = x.size
     nchunks = (n + CHUNK - 1) // CHUNK
     partial = numpy.empty(nchunks)
+    nbad = numpy.zeros(nchunks, numpy.int64)
     zero = numpy.float32(0.0)
     for c in prange(nchunks):
         lo = c * CHUNK
@@ -177,10 +195,14 @@ def bce_forward_f32_kernel(x, z, out, write_out):
             for j in range(m):
                 v = xs[j]
                 buf[j] = max(v, zero) - v * zs[j] + flog1p01f(fexpf(-abs(v)))
+        if bad.size:
+            nbad[c] = _chunk_outside_unit(zs, m)
         partial[c] = _chunk_sum(buf, m)
     total = 0.0
     for c in range(nchunks):
         total += partial[c]
+    if bad.size:
+        bad[0] = nbad.sum()
     return total
 
 
@@ -260,25 +282,38 @@ def _cupy_grad(xp, loss):
 
 # ----------------------------------------------------------------------------- dispatchers
 
-def _forward(loss, fwd_kernel, ref, x, z, reduction, f32_kernel=None):
+def _count_outside_unit(z, count_outside):
+    """count_outside[0] = how many of z lie outside [0, 1] (NaN included), with array ops."""
+    if count_outside is not None:
+        count_outside[0] = int((~((z >= 0) & (z <= 1))).sum())
+
+
+def _forward(loss, fwd_kernel, ref, x, z, reduction, f32_kernel=None, count_outside=None):
+    """``count_outside`` (BCE only): a 1-element int64 host array that receives the number of
+    targets outside [0, 1]; the Numba kernels count them in the same pass."""
     _check(f"{loss}_forward", x, z, reduction)
     impl, xp = select_impl(x, z)
     if impl == "reference":
+        _count_outside_unit(z, count_outside)
         return ref(x, z, reduction, xp=xp)
     x = xp.ascontiguousarray(x)
     z = xp.ascontiguousarray(z, dtype=x.dtype)
     if impl == "cupy":
+        _count_outside_unit(z, count_outside)
         if reduction == "none":
             return _cupy_none(xp, loss)(x, z)
         total = _cupy_sum(xp, loss)(x, z)
     else:
         if f32_kernel is not None and x.dtype == numpy.float32:
             fwd_kernel = f32_kernel
+        extra = ()
+        if loss == "bce":
+            extra = (count_outside if count_outside is not None else numpy.zeros(0, numpy.int64),)
         if reduction == "none":
             out = xp.empty_like(x)
-            fwd_kernel(x.reshape(-1), z.reshape(-1), out.reshape(-1), True)
+            fwd_kernel(x.reshape(-1), z.reshape(-1), out.reshape(-1), True, *extra)
             return out
-        total = fwd_kernel(x.reshape(-1), z.reshape(-1), x.reshape(-1)[:0], False)
+        total = fwd_kernel(x.reshape(-1), z.reshape(-1), x.reshape(-1)[:0], False, *extra)
     if reduction == "mean":
         total = total / x.size if x.size else numpy.nan
     return xp.asarray(total, dtype=x.dtype)
@@ -313,11 +348,13 @@ def _backward(loss, bwd_kernel, ref, x, z, g, scale, f32_kernel=None):
     return dx
 
 
-def bce_logits_forward(x, z, reduction="mean"):
+def bce_logits_forward(x, z, reduction="mean", count_outside=None):
     """BCE with logits, ``max(x, 0) − x z + log1p(exp(−|x|))``, reduced by ``reduction``
-    ("mean" | "sum" | "none"). Mean/sum: a 0-d array of x's dtype, summed in float64."""
+    ("mean" | "sum" | "none"). Mean/sum: a 0-d array of x's dtype, summed in float64.
+    ``count_outside``: optional 1-element int64 array receiving the number of targets outside
+    [0, 1] (NaN included), counted in the same pass (the loss checks its targets with it)."""
     return _forward("bce", bce_forward_kernel, bce_logits_forward_ref, x, z, reduction,
-                    bce_forward_f32_kernel)
+                    bce_forward_f32_kernel, count_outside)
 
 
 def bce_logits_backward(x, z, g=1.0, scale=1.0):
