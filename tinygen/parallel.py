@@ -233,8 +233,10 @@ def map_chunks(fn, items):
 
 
 # Element-wise and per-channel kernels split their range over the workers from this many items
-# on (~0.1 ms of work on one thread; handing a range to a worker costs ~20 µs).
-SPLIT_MIN = 1 << 17
+# on. Waking a worker and handing it a range costs ~50 µs here, about what a streaming kernel
+# spends on 0.5M floats: split at 128K, DCGAN's leaky_relu/batch-norm calls (0.4-0.8M floats)
+# took 2x longer on two threads than on one.
+SPLIT_MIN = 1 << 20
 
 
 def map_range(fn, n, min_chunk=None):
