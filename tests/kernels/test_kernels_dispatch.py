@@ -151,3 +151,18 @@ def test_kernel_status_in_a_fresh_process_lists_uncompiled_kernels():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[false, null]"
+
+
+@needs_numba
+def test_a_kernel_called_first_thing_in_a_process_runs():
+    """A parallel kernel called directly, before any dispatcher looked Numba up, still works
+    (it used to read the not-yet-loaded module and raise AttributeError)."""
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from tinygen.kernels import losses as L\n"
+            "x = np.zeros(1 << 20, np.float32)\n"
+            "print(L.bce_forward_f32_kernel(x, x, x[:0], False, np.zeros(0, np.int64)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert abs(float(out.stdout.strip()) - (1 << 20) * np.log(2.0)) < 1.0

@@ -221,7 +221,7 @@ class _Jitted:
                 if threshold is None:
                     threshold = STREAMING_MIN_SIZE if self.streaming else PARALLEL_MIN_SIZE
                 # below the threshold, waking Numba's worker threads costs more than the work
-                serial = work < threshold or _numba["module"].get_num_threads() == 1
+                serial = work < threshold or _get_numba().get_num_threads() == 1
         disp = self.dispatcher(serial)
         key = (serial, _sig_key(args))
         if key not in self._seen:
