@@ -35,7 +35,40 @@ def _fused(flag):
     return kernels.use_fused(flag)
 
 
-def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15):
+def gpu_columns():
+    """Which GPU columns this machine can fill: {"tinygen": bool, "torch": bool} (CuPy with a
+    real GPU; PyTorch built with CUDA and a GPU)."""
+    cols = {"tinygen": False, "torch": False}
+    try:
+        from tinygen import backend
+        cols["tinygen"] = backend.cuda_available() and not backend.is_fake_cuda()
+    except Exception:
+        pass
+    try:
+        import torch
+        cols["torch"] = bool(torch.cuda.is_available())
+    except ImportError:
+        pass
+    return cols
+
+
+def _synced(step, sync):
+    """The step followed by a device synchronisation (GPU kernels run asynchronously)."""
+    def run():
+        step()
+        sync()
+    return run
+
+
+def _tinygen_sync():
+    from tinygen import backend
+    if backend.is_fake_cuda():
+        return lambda: None
+    import cupy
+    return cupy.cuda.Device().synchronize
+
+
+def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15, gpu=None):
     """Median seconds per step for each library column of one workload.
 
     The columns take turns in blocks of ``block`` steps, after a pause of ``settle`` seconds, and
@@ -58,6 +91,13 @@ def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15):
     steps = {"numpy": (step_np, False), "fused": (step_fused, True)}
     if with_torch and _torch_available():
         steps["torch"] = (wl.torch(), None)
+    gpu = gpu_columns() if gpu is None else gpu
+    if gpu.get("tinygen"):                       # tinygen on CuPy (fused CuPy kernels)
+        with _fused(True):
+            steps["fused_cuda"] = (_synced(wl.tinygen(device="cuda"), _tinygen_sync()), True)
+    if gpu.get("torch") and with_torch:
+        import torch
+        steps["torch_cuda"] = (_synced(wl.torch(device="cuda"), torch.cuda.synchronize), None)
     times = {k: [] for k in steps}
     counted = max(1, block - 1)
     rounds = warmup + -(-repeats // counted)
@@ -114,6 +154,8 @@ def run(quick=True, only=None, threads=2, repeats=None):
         if "torch" in cols:
             row["ratio_fused_vs_torch"] = cols["fused"] / cols["torch"]
             row["ratio_numpy_vs_torch"] = cols["numpy"] / cols["torch"]
+        if "fused_cuda" in cols and "torch_cuda" in cols:
+            row["ratio_cuda_vs_torch_cuda"] = cols["fused_cuda"] / cols["torch_cuda"]
         if wl.flops:
             row["sgemm_share_fused"] = wl.flops / cols["fused"] / 1e9 / gflops
         if getattr(wl, "unit", None) == "us_per_op":
@@ -138,6 +180,14 @@ def print_table(info, gflops, rows, file=sys.stdout):
         share = f"{100 * row['sgemm_share_fused']:.0f}%" if "sgemm_share_fused" in row else ""
         print(f"{wl.name:58s} {_fmt(cols.get('numpy'), wl):>12s} {_fmt(cols.get('fused'), wl):>12s} "
               f"{_fmt(cols.get('torch'), wl):>12s} {ratio:>9s} {ratio_np:>7s} {share:>7s}", file=file)
+    if any("fused_cuda" in cols or "torch_cuda" in cols for _, cols, _ in rows):
+        head = f"{'GPU':58s} {'tinygen cuda':>12s} {'pytorch cuda':>12s} {'tg/pt':>9s}"
+        print(head, file=file)
+        print("-" * len(head), file=file)
+        for wl, cols, row in rows:
+            r = f"{row['ratio_cuda_vs_torch_cuda']:.2f}" if "ratio_cuda_vs_torch_cuda" in row else "—"
+            print(f"{wl.name:58s} {_fmt(cols.get('fused_cuda'), wl):>12s} {_fmt(cols.get('torch_cuda'), wl):>12s} "
+                  f"{r:>9s}", file=file)
 
 
 def main(argv=None):

@@ -1,5 +1,6 @@
 """The workloads of the suite, each written twice: once in tinygen, once in PyTorch, doing the same
-arithmetic on the same shapes. A workload returns a zero-argument ``step`` callable per library;
+arithmetic on the same shapes, on the CPU or (``device="cuda"``) a GPU. A workload returns a
+zero-argument ``step`` callable per library;
 the suite times it. ``flops`` (when given) is the multiply-add work of one step, used to show the
 share of the machine's sgemm speed a workload reaches.
 """
@@ -49,20 +50,20 @@ class Overhead:
             y = y.sigmoid()
         return y.sum()
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
-        x = tg.tensor(_rng().standard_normal(16).astype(np.float32), requires_grad=True)
-        c = tg.tensor(np.full(16, 0.5, np.float32), requires_grad=True)
+        x = tg.tensor(_rng().standard_normal(16).astype(np.float32), requires_grad=True, device=device)
+        c = tg.tensor(np.full(16, 0.5, np.float32), requires_grad=True, device=device)
 
         def step():
             x.grad = c.grad = None
             self._chain(x, c, self.n_ops).backward()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
-        x = torch.tensor(_rng().standard_normal(16).astype(np.float32), requires_grad=True)
-        c = torch.full((16,), 0.5, requires_grad=True)
+        x = torch.tensor(_rng().standard_normal(16).astype(np.float32), requires_grad=True, device=device)
+        c = torch.full((16,), 0.5, requires_grad=True, device=device)
 
         def step():
             x.grad = c.grad = None
@@ -78,19 +79,21 @@ class Overhead:
 class Adam1M:
     shapes = [(1000, 784), (1000,), (200, 1000), (200,), (784, 20)]   # ~1.0M parameters
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
-        ps = [tg.nn.Parameter(tg.tensor(_rng(i).standard_normal(s).astype(np.float32))) for i, s in enumerate(self.shapes)]
+        ps = [tg.nn.Parameter(tg.tensor(_rng(i).standard_normal(s).astype(np.float32), device=device))
+              for i, s in enumerate(self.shapes)]
         for i, p in enumerate(ps):
-            p.grad = tg.tensor(_rng(10 + i).standard_normal(p.shape).astype(np.float32))
+            p.grad = tg.tensor(_rng(10 + i).standard_normal(p.shape).astype(np.float32), device=device)
         opt = tg.optim.Adam(ps, lr=1e-3)
         return opt.step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
-        ps = [torch.nn.Parameter(torch.tensor(_rng(i).standard_normal(s).astype(np.float32))) for i, s in enumerate(self.shapes)]
+        ps = [torch.nn.Parameter(torch.tensor(_rng(i).standard_normal(s).astype(np.float32), device=device))
+              for i, s in enumerate(self.shapes)]
         for i, p in enumerate(ps):
-            p.grad = torch.tensor(_rng(10 + i).standard_normal(p.shape).astype(np.float32))
+            p.grad = torch.tensor(_rng(10 + i).standard_normal(p.shape).astype(np.float32), device=device)
         opt = torch.optim.Adam(ps, lr=1e-3)
         return opt.step
 
@@ -100,21 +103,23 @@ class Adam1M:
 class BCE1M:
     n = 1_000_000
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
         import tinygen.losses as L
-        x = tg.tensor(_rng().standard_normal(self.n).astype(np.float32) * 3, requires_grad=True)
+        x = tg.tensor(_rng().standard_normal(self.n).astype(np.float32) * 3, requires_grad=True, device=device)
         z = (_rng(1).random(self.n) > 0.5).astype(np.float32)
+        if device != "cpu":
+            z = tg.tensor(z, device=device)
 
         def step():
             x.grad = None
             L.bce_with_logits(x, z).backward()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
-        x = torch.tensor(_rng().standard_normal(self.n).astype(np.float32) * 3, requires_grad=True)
-        z = torch.tensor((_rng(1).random(self.n) > 0.5).astype(np.float32))
+        x = torch.tensor(_rng().standard_normal(self.n).astype(np.float32) * 3, requires_grad=True, device=device)
+        z = torch.tensor((_rng(1).random(self.n) > 0.5).astype(np.float32), device=device)
 
         def step():
             x.grad = None
@@ -134,20 +139,20 @@ class Conv2d:
                 (_rng(1).standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32),
                 np.zeros(64, np.float32))
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
         import tinygen.functional as F
         xa, wa, ba = self._arrays()
-        x, w, b = (tg.tensor(a, requires_grad=True) for a in (xa, wa, ba))
+        x, w, b = (tg.tensor(a, requires_grad=True, device=device) for a in (xa, wa, ba))
 
         def step():
             x.grad = w.grad = b.grad = None
             F.conv2d(x, w, b, stride=1, padding=1).sum().backward()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
-        x, w, b = (torch.tensor(a, requires_grad=True) for a in self._arrays())
+        x, w, b = (torch.tensor(a, requires_grad=True, device=device) for a in self._arrays())
 
         def step():
             x.grad = w.grad = b.grad = None
@@ -161,19 +166,19 @@ class ConvTranspose2d:
         return (_rng().standard_normal((64, 128, 7, 7)).astype(np.float32),
                 (_rng(1).standard_normal((128, 64, 4, 4)) * 0.05).astype(np.float32))
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
         import tinygen.functional as F
-        x, w = (tg.tensor(a, requires_grad=True) for a in self._arrays())
+        x, w = (tg.tensor(a, requires_grad=True, device=device) for a in self._arrays())
 
         def step():
             x.grad = w.grad = None
             F.conv_transpose2d(x, w, None, stride=2, padding=1).sum().backward()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
-        x, w = (torch.tensor(a, requires_grad=True) for a in self._arrays())
+        x, w = (torch.tensor(a, requires_grad=True, device=device) for a in self._arrays())
 
         def step():
             x.grad = w.grad = None
@@ -195,17 +200,18 @@ class MLPVAEStep:
         return (_rng().random((self.batch, 784)) > 0.7).astype(np.float32), \
             _rng(1).standard_normal((self.batch, 20)).astype(np.float32)
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
         import tinygen.losses as L
         nn = tg.nn
         tg.manual_seed(0)
-        enc, head, dec1, dec2 = nn.Linear(784, 400), nn.Linear(400, 40), nn.Linear(20, 400), nn.Linear(400, 784)
+        enc, head, dec1, dec2 = (m.to(device) for m in (nn.Linear(784, 400), nn.Linear(400, 40),
+                                                         nn.Linear(20, 400), nn.Linear(400, 784)))
         params = [p for m in (enc, head, dec1, dec2) for p in m.parameters()]
         opt = tg.optim.Adam(params, lr=1e-3)
         xa, eps = self._data()
-        x = tg.tensor(xa)
-        e = tg.tensor(eps)
+        x = tg.tensor(xa, device=device)
+        e = tg.tensor(eps, device=device)
 
         def step():
             h = enc(x).relu()
@@ -219,16 +225,17 @@ class MLPVAEStep:
             opt.step()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
         nn = torch.nn
         torch.manual_seed(0)
-        enc, head, dec1, dec2 = nn.Linear(784, 400), nn.Linear(400, 40), nn.Linear(20, 400), nn.Linear(400, 784)
+        enc, head, dec1, dec2 = (m.to(device) for m in (nn.Linear(784, 400), nn.Linear(400, 40),
+                                                         nn.Linear(20, 400), nn.Linear(400, 784)))
         params = [p for m in (enc, head, dec1, dec2) for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=1e-3)
         xa, eps = self._data()
-        x = torch.tensor(xa)
-        e = torch.tensor(eps)
+        x = torch.tensor(xa, device=device)
+        e = torch.tensor(eps, device=device)
         F = torch.nn.functional
 
         def step():
@@ -263,15 +270,15 @@ class DCGANStep:
         return (_rng().random((self.batch, 1, 28, 28)).astype(np.float32) * 2 - 1,
                 _rng(1).standard_normal((self.batch, 100, 1, 1)).astype(np.float32))
 
-    def tinygen(self):
+    def tinygen(self, device="cpu"):
         import tinygen as tg
         import tinygen.losses as L
         tg.manual_seed(0)
-        G, D = self._nets(tg.nn)
+        G, D = (m.to(device) for m in self._nets(tg.nn))
         og = tg.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         od = tg.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         xa, za = self._data()
-        x, z = tg.tensor(xa), tg.tensor(za)
+        x, z = tg.tensor(xa, device=device), tg.tensor(za, device=device)
 
         def step():
             fake = G(z)
@@ -285,14 +292,14 @@ class DCGANStep:
             og.step()
         return step
 
-    def torch(self):
+    def torch(self, device="cpu"):
         torch = _torch()
         torch.manual_seed(0)
-        G, D = self._nets(torch.nn)
+        G, D = (m.to(device) for m in self._nets(torch.nn))
         og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         xa, za = self._data()
-        x, z = torch.tensor(xa), torch.tensor(za)
+        x, z = torch.tensor(xa, device=device), torch.tensor(za, device=device)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
 
         def step():

@@ -1,0 +1,33 @@
+"""The benchmark suite's plumbing (not its timings): every workload builds and steps, and the GPU
+columns run on a device, here the CuPy stand-in (TINYGEN_FAKE_CUDA=1, in a fresh interpreter)."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CODE = """
+import sys
+sys.path.insert(0, {root!r})
+from benchmarks import suite
+from benchmarks.workloads import WORKLOADS
+for name, cls in WORKLOADS.items():
+    wl = cls()
+    cols = suite.measure(wl, 1, warmup=0, with_torch=False, block=2, settle=0.0, gpu={{"tinygen": True}})
+    assert set(cols) == {{"numpy", "fused", "fused_cuda"}}, (name, cols)
+    assert all(v > 0 for v in cols.values()), (name, cols)
+    print("ok", name)
+rows = [(cls(), {{"numpy": 1.0, "fused": 1.0, "fused_cuda": 2.0}}, {{}}) for cls in list(WORKLOADS.values())[:1]]
+suite.print_table({{"cpu": "x", "cores": 1, "blas": "b", "python": "p", "numpy": "n", "numba": "m",
+                   "torch": "t", "tinygen": "g"}}, 1.0, rows)
+"""
+
+
+def test_every_workload_steps_on_the_cpu_and_on_a_device():
+    env = dict(os.environ, TINYGEN_FAKE_CUDA="1")
+    out = subprocess.run([sys.executable, "-c", CODE.format(root=ROOT)], capture_output=True, text=True,
+                         env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    from benchmarks.workloads import WORKLOADS   # noqa: E402
+    assert out.stdout.count("ok ") == len(WORKLOADS)
+    assert "tinygen cuda" in out.stdout
