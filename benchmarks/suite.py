@@ -220,13 +220,9 @@ def _training_runs():
     import importlib
     out = {}
     for mod in ("train_vae_digits", "train_gan_toys"):
-        try:
-            m = importlib.import_module(f"benchmarks.{mod}")
-        except ImportError:
-            continue
-        if hasattr(m, "run"):
-            print(f"\n== {mod} ==")
-            out[mod] = m.run()
+        m = importlib.import_module(f"benchmarks.{mod}")
+        print(f"\n== {mod} ==", flush=True)
+        out[mod] = m.run()
     return out
 
 

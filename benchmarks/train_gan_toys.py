@@ -267,5 +267,11 @@ def main(argv=None):
     return rows
 
 
+def run():
+    """The suite's ``--full`` training run: ring8, seed 0, the PyTorch anchor, the same network in
+    tinygen, and ``tinygen train gan``'s recipe (wall time and modes / high quality together)."""
+    return main(["--data", "ring8", "--seeds", "0"])
+
+
 if __name__ == "__main__":
     main()

@@ -151,5 +151,10 @@ def main(argv=None):
     return results
 
 
+def run():
+    """The suite's ``--full`` training run: seed 0, the default epochs, tinygen and PyTorch."""
+    return main(["--seeds", "0"])
+
+
 if __name__ == "__main__":
     main()
