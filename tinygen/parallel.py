@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["get_num_threads", "set_num_threads", "map_chunks", "map_range", "in_worker"]
+__all__ = ["get_num_threads", "set_num_threads", "map_chunks", "map_range", "split_evenly", "in_worker",
+           "matmul"]
 
 _ENV_VAR = "TINYGEN_NUM_THREADS"
 _MAX_DEFAULT = 8
@@ -251,13 +252,18 @@ def map_range(fn, n, min_chunk=None):
     if k <= 1:
         fn(0, n)
         return
+    map_chunks(lambda b: fn(b[0], b[1]), split_evenly(n, k))
+
+
+def split_evenly(n, k):
+    """``range(n)`` as ``k`` contiguous ``(lo, hi)`` parts whose sizes differ by at most one."""
     base, extra = divmod(n, k)
     bounds, lo = [], 0
     for i in range(k):
         hi = lo + base + (1 if i < extra else 0)
         bounds.append((lo, hi))
         lo = hi
-    map_chunks(lambda b: fn(b[0], b[1]), bounds)
+    return bounds
 
 
 # A GEMM of at least this many multiply-adds is one that OpenBLAS runs on several threads (its

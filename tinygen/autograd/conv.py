@@ -37,7 +37,7 @@ import threading
 
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
-from ..parallel import map_chunks, matmul as _pmatmul
+from ..parallel import map_chunks, matmul as _pmatmul, split_evenly
 from . import grad_mode
 from .dual import is_tensor
 from .function import Function
@@ -88,14 +88,7 @@ def _chunks(n, per_image, l, itemsize, impl):
              -(-_MIN_CHUNK_COLS // max(l, 1)), 1)
     if nb >= n:
         return [(0, n)]
-    k = n // nb                  # k chunks of at least nb images each
-    base, extra = divmod(n, k)
-    bounds, n0 = [], 0
-    for i in range(k):
-        n1 = n0 + base + (1 if i < extra else 0)
-        bounds.append((n0, n1))
-        n0 = n1
-    return bounds
+    return split_evenly(n, n // nb)          # n // nb chunks of at least nb images each
 
 
 # Chunks of at least this many images use the batch-minor column order (image index last) on

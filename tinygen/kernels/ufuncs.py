@@ -105,21 +105,21 @@ def sigmoid(x):
     return sigmoid_ref(x)
 
 
-def sigmoid_grad(g, y):
-    """g · y · (1 − y)."""
+def _fused_pair(name, ref, g, y):
+    """ufunc ``name`` on host float arrays of one dtype, else ``ref(g, y)`` (any namespace, Tensors)."""
     if type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype and y.dtype in _FLOATS \
             and fused_enabled():
-        u = _built.get("sigmoid_grad") or ufunc("sigmoid_grad")
+        u = _built.get(name) or ufunc(name)
         if u is not None:
             return u(g, y)
-    return sigmoid_grad_ref(g, y)
+    return ref(g, y)
+
+
+def sigmoid_grad(g, y):
+    """g · y · (1 − y)."""
+    return _fused_pair("sigmoid_grad", sigmoid_grad_ref, g, y)
 
 
 def tanh_grad(g, y):
     """g · (1 − y²)."""
-    if type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype and y.dtype in _FLOATS \
-            and fused_enabled():
-        u = _built.get("tanh_grad") or ufunc("tanh_grad")
-        if u is not None:
-            return u(g, y)
-    return tanh_grad_ref(g, y)
+    return _fused_pair("tanh_grad", tanh_grad_ref, g, y)
