@@ -158,3 +158,28 @@ def test_matmul_keeps_blas_on_one_thread_once_the_workers_ran(monkeypatch):
     calls.clear()
     parallel.matmul(a[:5, :5], b[:5, :5])        # small: a plain product
     assert calls == []
+
+
+def test_a_forked_child_can_use_the_workers(threads):
+    """After a fork the parent's worker threads do not exist in the child; the child must start
+    its own instead of waiting forever on the parent's."""
+    import multiprocessing as mp
+    import os
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    threads(2)
+    assert parallel.map_chunks(lambda i: i, range(4)) == [0, 1, 2, 3]      # workers exist now
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_map, args=(q,))
+    p.start()
+    p.join(60)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the forked child hung in map_chunks")
+    assert q.get(timeout=5) == [0, 2, 4, 6]
+
+
+def _child_map(q):
+    parallel.set_num_threads(2)
+    q.put(parallel.map_chunks(lambda i: 2 * i, range(4)))

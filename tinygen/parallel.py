@@ -192,6 +192,21 @@ def _return_workers(ws):
         _free.extend(ws)
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: forget the workers (new ones start on
+    demand) and the BLAS bookkeeping, so the child's ops do not wait on threads that are not there."""
+    global _pool_lock, _lock
+    _pool_lock = threading.Lock()
+    _lock = threading.Lock()
+    _free.clear()
+    _state.update(blas_users=0, blas_saved=None)
+    _local.depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def map_chunks(fn, items):
     """``[fn(item) for item in items]``, the items spread over ``get_num_threads()`` threads
     (the calling thread is one of them), results in the order of ``items``.
