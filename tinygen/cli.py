@@ -411,7 +411,7 @@ def _cmd_info(args) -> int:
     lines.append(f"threads  {get_num_threads()} (tinygen workers; TINYGEN_NUM_THREADS or --threads)")
     mem = allocator_status()
     lines.append(f"malloc   {'tuned: ' if mem['tuned'] else 'default: '}{mem['reason']}")
-    lines.append(f"devices  cpu" + (", cuda" if backend.cuda_available() else ""))
+    lines.append("devices  cpu" + (", cuda" if backend.cuda_available() else ""))
     lines.append(f"default  {backend.get_default_device()}")
     if backend.cuda_available():
         lines.append("cuda     available" + (" (test stand-in)" if backend.is_fake_cuda() else ""))

@@ -404,7 +404,7 @@ def _check_conv(op, x, w, b, stride, padding, transposed):
     if b is not None and tuple(b.shape) != (c_out,):
         raise ValueError(f"{op}: bias must have shape ({c_out},), got {b.shape} (weight {w.shape})")
     if not transposed:
-        (sh, sw), (ph, pw) = stride, padding
+        ph, pw = padding
         kh, kw = w.shape[2:]
         if x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw:
             raise ValueError(f"{op}: kernel ({kh}, {kw}) is larger than the padded input "
