@@ -183,3 +183,32 @@ def test_a_forked_child_can_use_the_workers(threads):
 def _child_map(q):
     parallel.set_num_threads(2)
     q.put(parallel.map_chunks(lambda i: 2 * i, range(4)))
+
+
+def test_an_interrupt_while_waiting_is_raised_after_the_helpers_finish(threads):
+    """Ctrl-C while the calling thread waits for a helper: map_chunks raises it only once the
+    helper has finished its chunk (nothing still writes into the step's arrays), and the pool
+    still works afterwards."""
+    import os
+    import signal
+    import time
+    if not hasattr(signal, "SIGINT") or os.name != "posix":
+        pytest.skip("POSIX signals")
+    threads(2)
+    main = threading.get_ident()
+    done = []
+    helper_started = threading.Event()
+
+    def work(i):
+        if threading.get_ident() == main:
+            assert helper_started.wait(10)   # the helper holds the other chunk: main will wait
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        else:
+            helper_started.set()
+            time.sleep(0.5)
+            done.append(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.map_chunks(work, range(2))
+    assert len(done) == 1                # the helper's chunk ended before the call returned
+    assert parallel.map_chunks(lambda i: i, range(3)) == [0, 1, 2]

@@ -235,10 +235,19 @@ def map_chunks(fn, items):
             region.pending = len(helpers)
             for w in helpers:
                 w.give(region)
-            region.work()
-            with region.lock:
+            try:
+                region.work()
+            except BaseException as exc:          # e.g. Ctrl-C between chunks: stop handing them out
+                with region.lock:
+                    if region.error is None:
+                        region.error = exc
+            with region.lock:                     # never return while a helper still writes
                 while region.pending:
-                    region.done.wait()
+                    try:
+                        region.done.wait()
+                    except BaseException as exc:  # Ctrl-C while waiting: raised once all stopped
+                        if region.error is None:
+                            region.error = exc
         finally:
             _return_workers(helpers)
     finally:
