@@ -24,13 +24,10 @@ import os
 import numpy as np
 
 from ... import random as R
-from .base import Recipe
+from .base import IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, Recipe
 
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-TOY_DATASETS = ("ring8", "grid25", "moons", "swissroll")
 EVAL_BATCH = 1000
 N_EVAL_SAMPLES = 1000          # samples scored by frechet / class_coverage
-N_TOY_SAMPLES = 2500           # samples scored by mode coverage (PacGAN's count on grid25)
 
 OPTION_HELP = {
     "latent_dim": "size of the code z",

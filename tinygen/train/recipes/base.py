@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+# What every recipe family trains on and how much it samples to score (shared by all of them)
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
+TOY_DATASETS = ("ring8", "grid25", "moons", "swissroll")
+N_TOY_SAMPLES = 2500           # samples scored by mode coverage (PacGAN's count on grid25)
+N_IMAGE_SAMPLES = 1000         # samples scored by frechet / class_coverage
+ON_MANIFOLD_RADIUS = {"moons": 0.1, "swissroll": 0.2}   # "on the data" for the curve toys
+
 
 class Recipe:
     """How one model family is built, trained, evaluated and pictured from the command line.

@@ -36,13 +36,9 @@ import os
 import numpy as np
 
 from ... import random as R
-from .base import Recipe
+from .base import (IMAGE_DATASETS, N_IMAGE_SAMPLES, N_TOY_SAMPLES, ON_MANIFOLD_RADIUS, TOY_DATASETS,
+                   Recipe)
 
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-TOY_DATASETS = ("ring8", "grid25", "moons", "swissroll")
-N_TOY_SAMPLES = 2500
-N_IMAGE_SAMPLES = 1000
-ON_MANIFOLD_RADIUS = {"moons": 0.1, "swissroll": 0.2}
 
 OPTION_HELP = {
     "T": "number of diffusion steps",

@@ -36,12 +36,8 @@ import os
 import numpy as np
 
 from ... import random as R
-from .base import Recipe
+from .base import IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, N_IMAGE_SAMPLES, Recipe
 
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-TOY_DATASETS = ("ring8", "grid25", "moons", "swissroll")
-N_TOY_SAMPLES = 2500
-N_IMAGE_SAMPLES = 1000
 
 OPTION_HELP = {
     "loss": "minimax (saturating G loss), nonsaturating, wgan-gp or hinge",
