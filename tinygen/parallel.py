@@ -14,6 +14,10 @@ Determinism: an op's chunks depend on its shapes only, never on the number of th
 partial sums (weight gradients) are added in chunk order, so results are bitwise identical for
 any thread count.
 
+Also here: :func:`map_range` (element-wise kernels on ≥ 1M values split their range) and
+:func:`matmul` (the ops' 2-D products; once the workers have run, the products OpenBLAS would
+thread run with BLAS on one thread, since its idle workers spin for up to ~0.1 s).
+
     tg.set_num_threads(2)        # or TINYGEN_NUM_THREADS=2; the CLI's --threads sets it too
     tg.get_num_threads()
 """
@@ -30,8 +34,7 @@ _MAX_DEFAULT = 8
 
 _local = threading.local()
 _lock = threading.Lock()
-_state = {"threads": None, "workers": [], "blas": None, "blas_users": 0, "blas_saved": None,
-          "workers_used": False}
+_state = {"threads": None, "blas": None, "blas_users": 0, "blas_saved": None, "workers_used": False}
 
 
 def _available_cores() -> int:
