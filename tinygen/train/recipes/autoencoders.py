@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from ... import random as R
-from .base import IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, Recipe
+from .base import dataset_name, IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, Recipe
 
 EVAL_BATCH = 1000
 N_EVAL_SAMPLES = 1000          # samples scored by frechet / class_coverage
@@ -41,9 +41,6 @@ OPTION_HELP = {
     "beta": "weight of the KL term (1 = the true ELBO)",
 }
 
-
-def _name(dataset) -> str:
-    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
 
 
 def _batched(fn, x, batch=EVAL_BATCH):
@@ -70,7 +67,7 @@ class _AutoencoderFamily(Recipe):
 
     # ---- defaults ----------------------------------------------------------------------------
     def defaults(self, dataset):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         small = name == "digits"
         cfg = {"epochs": 100 if small else 20, "batch_size": 64 if small else 128, "lr": 1e-3, "seed": 0}
         cfg["latent_dim"] = 16 if small else 32
@@ -198,7 +195,7 @@ class VAERecipe(_AutoencoderFamily):
     datasets = IMAGE_DATASETS + TOY_DATASETS
 
     def defaults(self, dataset):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         if name in TOY_DATASETS:
             return {"epochs": 30, "batch_size": 256, "lr": 1e-3, "seed": 0, "latent_dim": 2,
                     "hidden": [128, 128], "activation": "relu", "likelihood": "gaussian", "beta": 1.0}

@@ -11,6 +11,11 @@ N_IMAGE_SAMPLES = 1000         # samples scored by frechet / class_coverage
 ON_MANIFOLD_RADIUS = {"moons": 0.1, "swissroll": 0.2}   # "on the data" for the curve toys
 
 
+def dataset_name(dataset) -> str:
+    """The canonical name ("fashion-mnist") of a data set object or a name string."""
+    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
+
+
 class Recipe:
     """How one model family is built, trained, evaluated and pictured from the command line.
 

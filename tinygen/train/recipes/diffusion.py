@@ -37,7 +37,7 @@ import numpy as np
 
 from ... import random as R
 from .base import (IMAGE_DATASETS, N_IMAGE_SAMPLES, N_TOY_SAMPLES, ON_MANIFOLD_RADIUS, TOY_DATASETS,
-                   Recipe)
+                   Recipe, dataset_name)
 
 
 OPTION_HELP = {
@@ -60,9 +60,6 @@ OPTION_HELP = {
 }
 
 
-def _name(dataset) -> str:
-    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
-
 
 class DDPMRecipe(Recipe):
     name = "ddpm"
@@ -78,7 +75,7 @@ class DDPMRecipe(Recipe):
 
     # ---- defaults ------------------------------------------------------------------------------
     def defaults(self, dataset):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         if name in TOY_DATASETS:
             cfg = {"epochs": 64, "batch_size": 256, "lr": 1e-3, "seed": 0,
                    "T": 200, "schedule": "cosine", "net": "mlp", "hidden": 256, "depth": 3, "embed_dim": 64,
@@ -103,7 +100,7 @@ class DDPMRecipe(Recipe):
     # ---- model and optimizer -------------------------------------------------------------------
     def build(self, dataset, config):
         from ...models.ddpm import DDPM
-        name = _name(dataset)
+        name = dataset_name(dataset)
         toy = name in TOY_DATASETS
         self._image = not toy
         self.conditional = bool(config.get("conditional", False)) and not toy
@@ -203,7 +200,7 @@ class DDPMRecipe(Recipe):
 
     # ---- evaluation ----------------------------------------------------------------------------
     def evaluate(self, model, dataset, config):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         metrics = {"test_loss": self._test_loss(model, dataset)}
         if name in TOY_DATASETS:
             s = self._toy_samples = self._draw(model, N_TOY_SAMPLES, config)
@@ -248,7 +245,7 @@ class DDPMRecipe(Recipe):
     # ---- pictures ------------------------------------------------------------------------------
     def pictures(self, model, dataset, config, out_dir):
         from .. import plots
-        name = _name(dataset)
+        name = dataset_name(dataset)
         if name in TOY_DATASETS:
             s = self._toy_samples if self._toy_samples is not None else self._draw(model, N_TOY_SAMPLES, config)
             self._toy_samples = None

@@ -35,7 +35,7 @@ import numpy as np
 
 from ... import random as R
 from .base import (IMAGE_DATASETS, N_IMAGE_SAMPLES, N_TOY_SAMPLES, ON_MANIFOLD_RADIUS, TOY_DATASETS,
-                   Recipe)
+                   Recipe, dataset_name)
 
 EVAL_DEQUANT = 4                  # dequantization draws averaged for test_bpd
 VAL_SEED = 12345                  # fixed dequantization noise of the validation set
@@ -52,9 +52,6 @@ OPTION_HELP = {
     "temperature": "sampling temperature: z ~ N(0, T^2 I) (1 = the model's own distribution)",
 }
 
-
-def _name(dataset) -> str:
-    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
 
 
 class RealNVPRecipe(Recipe):
@@ -79,7 +76,7 @@ class RealNVPRecipe(Recipe):
 
     # ---- defaults ------------------------------------------------------------------------------
     def defaults(self, dataset):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         if name in TOY_DATASETS:
             return {"epochs": 40, "batch_size": 128, "lr": 1e-3, "seed": 0,
                     "n_couplings": 8, "hidden": 128, "n_hidden": 2, "activation": "relu",
@@ -99,7 +96,7 @@ class RealNVPRecipe(Recipe):
     def build(self, dataset, config):
         from ...models.realnvp import RealNVP
         self._reset()
-        name = _name(dataset)
+        name = dataset_name(dataset)
         x = np.asarray(dataset.x_train, dtype=np.float64)
         shape = tuple(dataset.data_shape)
         kw = dict(n_couplings=int(config["n_couplings"]), hidden=int(config["hidden"]),
@@ -224,7 +221,7 @@ class RealNVPRecipe(Recipe):
 
     # ---- evaluation ------------------------------------------------------------------------------
     def evaluate(self, model, dataset, config):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         x = dataset.x_test
         metrics = {}
         if name in TOY_DATASETS:
@@ -256,7 +253,7 @@ class RealNVPRecipe(Recipe):
     # ---- pictures --------------------------------------------------------------------------------
     def pictures(self, model, dataset, config, out_dir):
         from .. import plots
-        name = _name(dataset)
+        name = dataset_name(dataset)
         if name in TOY_DATASETS:
             s = self.sample(model, N_TOY_SAMPLES, config)
             radius = None if dataset.sigma is None else 3 * dataset.sigma

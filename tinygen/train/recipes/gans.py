@@ -36,7 +36,7 @@ import os
 import numpy as np
 
 from ... import random as R
-from .base import IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, N_IMAGE_SAMPLES, Recipe
+from .base import dataset_name, IMAGE_DATASETS, TOY_DATASETS, N_TOY_SAMPLES, N_IMAGE_SAMPLES, Recipe
 
 
 OPTION_HELP = {
@@ -70,9 +70,6 @@ OPTION_HELP = {
 }
 
 
-def _name(dataset) -> str:
-    return str(dataset if isinstance(dataset, str) else dataset.name).lower().replace("_", "-")
-
 
 def _bool(v):
     if isinstance(v, str):
@@ -95,7 +92,7 @@ class _GANFamily(Recipe):
 
     # ---- defaults ----------------------------------------------------------------------------
     def defaults(self, dataset):
-        name = _name(dataset)
+        name = dataset_name(dataset)
         cfg = {"seed": 0, "loss": "nonsaturating", "beta1": 0.5, "lr_d": None, "lr_g": None, "n_critic": 1,
                "n_gen": 1, "label_smoothing": 0.0, "instance_noise": 0.0, "noise_anneal": 0.5, "pack": 1,
                "g_batch_norm": False, "ema": 0.0, "lr_decay": False, "lr_final": 0.1, "gp_weight": 10.0,
