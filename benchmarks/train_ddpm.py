@@ -25,7 +25,6 @@ whole command (tinygen: training, evaluation and pictures). Both libraries run o
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -39,6 +38,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+
+from benchmarks._compare import compare_main  # noqa: E402
 
 TORCH_RECIPES = {
     "ring8": dict(hidden=256, T=200, batch=256, steps=5000),
@@ -202,55 +203,9 @@ def step_timing(data, rounds=8, chunk=50):
     return {k: float(np.median(v)) for k, v in times.items()} | {"batch": (bs, tbs)}
 
 
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=["ring8", "grid25", "digits"], choices=list(TORCH_RECIPES))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip-torch", action="store_true")
-    p.add_argument("--skip-tinygen", action="store_true")
-    p.add_argument("--json", default=None, help="also write the results here")
-    p.add_argument("--step-timing", action="store_true",
-                   help="only time training steps of both, interleaved (ms per step)")
-    args = p.parse_args(argv)
-    if args.step_timing:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-        try:
-            import numba
-            numba.set_num_threads(1)
-        except ImportError:
-            pass
-        for data in args.data:
-            t = step_timing(data)
-            print(f"{data:7s} ms/step (interleaved, batch {t['batch'][0]} vs {t['batch'][1]}): "
-                  f"tinygen {t['tinygen']:.2f}  pytorch {t['pytorch']:.2f}", flush=True)
-        return None
-    try:
-        import torch  # noqa: F401
-        have_torch = not args.skip_torch
-    except ImportError:
-        have_torch = False
-    results = {}
-    for data in args.data:
-        row = {}
-        if not args.skip_tinygen:
-            row["tinygen"] = run_tinygen(data, args.seed)
-            print(f"{data:7s} tinygen  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row["tinygen"].items()
-                                                     if k not in ("out", "class_counts")), flush=True)
-        if have_torch:
-            row["torch"] = run_torch(data, args.seed)
-            print(f"{data:7s} pytorch  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row["torch"].items()), flush=True)
-        results[data] = row
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return results
+    return compare_main(argv, __doc__.split("\n")[0], TORCH_RECIPES, ["ring8", "grid25", "digits"], run_tinygen, run_torch,
+                        step_timing, hidden=("out", "class_counts"))
 
 
 if __name__ == "__main__":

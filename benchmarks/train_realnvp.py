@@ -22,7 +22,6 @@ wall time; ``wall`` the whole command. Both libraries run on one thread.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -36,6 +35,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+
+from benchmarks._compare import compare_main  # noqa: E402
 
 TORCH_RECIPES = {
     "moons": dict(hidden=128, batch=256, steps=5000),
@@ -245,53 +246,9 @@ def step_timing(data, rounds=8, chunk=40):
     return {k: float(np.median(v)) for k, v in times.items()} | {"batch": bs}
 
 
-def _fmt(v):
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=["moons", "digits"], choices=list(TORCH_RECIPES))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip-torch", action="store_true")
-    p.add_argument("--skip-tinygen", action="store_true")
-    p.add_argument("--json", default=None, help="also write the results here")
-    p.add_argument("--step-timing", action="store_true",
-                   help="only time training steps of both, interleaved (ms per step)")
-    args = p.parse_args(argv)
-    if args.step_timing:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-        try:
-            import numba
-            numba.set_num_threads(1)
-        except ImportError:
-            pass
-        for data in args.data:
-            t = step_timing(data)
-            print(f"{data:7s} ms/step (interleaved, batch {t['batch']}): tinygen {t['tinygen']:.2f}  "
-                  f"pytorch {t['pytorch']:.2f}", flush=True)
-        return None
-    try:
-        import torch  # noqa: F401
-        have_torch = not args.skip_torch
-    except ImportError:
-        have_torch = False
-    results = {}
-    for data in args.data:
-        row = {}
-        if not args.skip_tinygen:
-            row["tinygen"] = run_tinygen(data, args.seed)
-            print(f"{data:7s} tinygen  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row["tinygen"].items()
-                                                     if k != "out"), flush=True)
-        if have_torch:
-            row["torch"] = run_torch(data, args.seed)
-            print(f"{data:7s} pytorch  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row["torch"].items()), flush=True)
-        results[data] = row
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return results
+    return compare_main(argv, __doc__.split("\n")[0], TORCH_RECIPES, ["moons", "digits"], run_tinygen, run_torch,
+                        step_timing, hidden=("out",))
 
 
 if __name__ == "__main__":
