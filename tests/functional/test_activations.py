@@ -167,3 +167,20 @@ def test_axis_dim_aliases_and_errors():
 def test_numbers_and_lists_accepted():
     assert abs(F.softplus(0.0).item() - math.log(2)) < 1e-7
     assert F.log_softmax([1.0, 2.0]).shape == (2,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [100, 1 << 15, 40000])
+def test_relu_large_arrays_take_the_fused_kernel_with_the_same_values(size, dtype):
+    """From 32K values relu runs through the fused activation kernel; values and gradients must be
+    those of max(x, 0) and g·[x > 0] on either side of the switch, zeros included (gradient 0)."""
+    rng = np.random.default_rng(size)
+    a = rng.standard_normal(size).astype(dtype)
+    a[::7] = 0.0
+    g = rng.standard_normal(size).astype(dtype)
+    x = tg.tensor(a, requires_grad=True)
+    y = F.relu(x)
+    y.backward(tg.tensor(g))
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), np.maximum(a, 0))
+    np.testing.assert_array_equal(x.grad.numpy(), g * (a > 0))

@@ -9,8 +9,12 @@ import numpy as _np
 
 from .. import backend
 from ..kernels import ufuncs as _uf
-from .dual import cos, sin, where
+from ..kernels import act_backward, act_forward
+from .dual import cos, is_tensor, sin, where
 from .function import Function
+
+
+_ACT_KERNEL_MIN = 1 << 15
 
 
 def _raw(a):
@@ -100,12 +104,20 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0).    ∂L/∂x = g · [x > 0]   (0 at x = 0, as PyTorch)."""
+    """y = max(x, 0).    ∂L/∂x = g · [x > 0]   (0 at x = 0, as PyTorch).
+
+    Arrays of ``_ACT_KERNEL_MIN`` values or more go through the fused activation kernels (one pass
+    each way; 800K floats: forward 0.26 → 0.07 ms, backward 0.19 → 0.09 ms); below that the
+    kernels' dispatch costs more than NumPy's two passes."""
 
     def forward(self, x):
+        if x.size >= _ACT_KERNEL_MIN:
+            return act_forward("relu", x)
         return self.xp.maximum(x, 0)
 
     def backward(self, g, y, x):
+        if not is_tensor(g) and g.size >= _ACT_KERNEL_MIN:
+            return act_backward("relu", x, None, g)
         return g * (_raw(x) > 0)
 
 

@@ -43,6 +43,11 @@ def _as3(a):
     return a.reshape(n, c, s)
 
 
+def _rows(a3):
+    """(N, C, S) → (N·C, S), row n·C + c."""
+    return a3.reshape(a3.shape[0] * a3.shape[1], a3.shape[2])
+
+
 def batch_norm_stats_ref(x, eps, xp=None):
     """(mean, var, istd) per channel of (N, C, ...) ``x``, float64 arrays of shape (C,)."""
     xp = xp or select_impl(x)[1]
@@ -120,25 +125,25 @@ def bn_grad_sums_kernel(x, g, mean, sum_g, sum_gd, c0, c1):
 
 @kernel(parallel=True, contract=True, streaming=True)
 def bn_affine_kernel(x, g, use_g, mean, k1, k2, k0, out, i0, i1):
-    """out = g·k1 + (x − mean)·k2 + k0 per channel (use_g), or (x − mean)·k2 + k0, for the (n, c)
-    rows i0 ≤ n·C + c < i1; coefficients of x's dtype."""
-    N, C, S = x.shape
+    """out = g·k1 + (x − mean)·k2 + k0 per channel (use_g), or (x − mean)·k2 + k0, for the rows
+    i0 ≤ r < i1 of x, g, out viewed as (N·C, S) (row r = n·C + c); coefficients of x's dtype.
+
+    Elements are indexed as x[r, j] rather than through per-row views (xr = x[n, c]): a view per
+    row cost more than the row's arithmetic on 7×7 maps (64×128×49 floats: 0.23 → 0.05 ms)."""
+    S = x.shape[1]
+    C = mean.size
     for nc in prange(i0, i1):
-        n = nc // C
-        c = nc - n * C
+        c = nc % C
         mu = mean[c]
         a = k1[c]
         b = k2[c]
         z = k0[c]
-        xr = x[n, c]
-        orow = out[n, c]
         if use_g:
-            gr = g[n, c]
             for j in range(S):
-                orow[j] = gr[j] * a + ((xr[j] - mu) * b + z)
+                out[nc, j] = g[nc, j] * a + ((x[nc, j] - mu) * b + z)
         else:
             for j in range(S):
-                orow[j] = (xr[j] - mu) * b + z
+                out[nc, j] = (x[nc, j] - mu) * b + z
 
 
 # ----------------------------------------------------------------------------- dispatchers
@@ -180,9 +185,10 @@ def batch_norm_forward(x, w, b, eps):
     if impl == "numba":
         y = xp.empty(x.shape, dtype=dt)
         if x3.size:
-            y3, mu, k2, k0 = _as3(y), mean.astype(dt), scale.astype(dt), shift.astype(dt)
-            map_range(lambda i0, i1: bn_affine_kernel(x3, x3, False, mu, k2, k2, k0, y3, i0, i1),
-                      x3.shape[0] * x3.shape[1], _split_min(x3.shape[2]))
+            x2, y2 = _rows(x3), _rows(_as3(y))
+            mu, k2, k0 = mean.astype(dt), scale.astype(dt), shift.astype(dt)
+            map_range(lambda i0, i1: bn_affine_kernel(x2, x2, False, mu, k2, k2, k0, y2, i0, i1),
+                      x2.shape[0], _split_min(x2.shape[1]))
         return y, mean, var, istd
     pshape = (1, c) + (1,) * (x.ndim - 2)
     y = (x - mean.astype(dt).reshape(pshape)) * scale.astype(dt).reshape(pshape) + shift.astype(dt).reshape(pshape)
@@ -221,9 +227,10 @@ def batch_norm_backward(x, g, w, mean, istd, need_x=True, need_w=True, need_b=Tr
         if impl == "numba":
             gx = xp.empty(x.shape, dtype=dt)
             if x3.size:
-                gx3, mu, a1, a2, a0 = _as3(gx), mean.astype(dt), k1.astype(dt), k2.astype(dt), k0.astype(dt)
-                map_range(lambda i0, i1: bn_affine_kernel(x3, g3, True, mu, a1, a2, a0, gx3, i0, i1),
-                          x3.shape[0] * x3.shape[1], _split_min(x3.shape[2]))
+                x2, g2, gx2 = _rows(x3), _rows(g3), _rows(_as3(gx))
+                mu, a1, a2, a0 = mean.astype(dt), k1.astype(dt), k2.astype(dt), k0.astype(dt)
+                map_range(lambda i0, i1: bn_affine_kernel(x2, g2, True, mu, a1, a2, a0, gx2, i0, i1),
+                          x2.shape[0], _split_min(x2.shape[1]))
         else:
             pshape = (1, c) + (1,) * (x.ndim - 2)
             r = lambda a: a.astype(dt).reshape(pshape)   # noqa: E731
