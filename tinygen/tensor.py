@@ -323,30 +323,8 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return _binary(_ops.Add, self, other)
-
-    def __radd__(self, other):
-        return _binary(_ops.Add, other, self)
-
-    def __sub__(self, other):
-        return _binary(_ops.Sub, self, other)
-
-    def __rsub__(self, other):
-        return _binary(_ops.Sub, other, self)
-
-    def __mul__(self, other):
-        return _binary(_ops.Mul, self, other)
-
-    def __rmul__(self, other):
-        return _binary(_ops.Mul, other, self)
-
-    def __truediv__(self, other):
-        return _binary(_ops.Div, self, other)
-
-    def __rtruediv__(self, other):
-        return _binary(_ops.Div, other, self)
-
+    # + − × ÷ @ (and their reflected forms), unary minus and abs() are bound after the class, at the
+    # end of this module: each is its op's recording function (autograd.function.binary_op).
     def __pow__(self, other):
         if isinstance(other, numbers.Number):
             return _ops.PowScalar.apply(self, exponent=other)
@@ -355,20 +333,8 @@ class Tensor:
     def __rpow__(self, other):
         return _ops.Pow.apply(other, self)
 
-    def __matmul__(self, other):
-        return _binary(_ops.MatMul, self, other)
-
-    def __rmatmul__(self, other):
-        return _binary(_ops.MatMul, other, self)
-
-    def __neg__(self):
-        return _unary(_ops.Neg, self)
-
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _unary(_ops.Abs, self)
 
     # comparisons: no gradient, boolean tensors
     def _compare(self, other, op):
@@ -406,35 +372,9 @@ class Tensor:
         return self == other
 
     # ------------------------------------------------------------ element-wise math
-    def exp(self):
-        return _unary(_ops.Exp, self)
-
-    def log(self):
-        return _unary(_ops.Log, self)
-
-    def sqrt(self):
-        return _unary(_ops.Sqrt, self)
-
-    def sin(self):
-        return _unary(_ops.Sin, self)
-
-    def cos(self):
-        return _unary(_ops.Cos, self)
-
-    def tanh(self):
-        return _unary(_ops.Tanh, self)
-
-    def sigmoid(self):
-        return _unary(_ops.Sigmoid, self)
-
-    def relu(self):
-        return _unary(_ops.Relu, self)
-
-    def abs(self):
-        return _unary(_ops.Abs, self)
-
+    # exp, log, sqrt, sin, cos, tanh, sigmoid, relu and abs are bound at the end of this module.
     def square(self):
-        return _binary(_ops.Mul, self, self)
+        return _mul(self, self)
 
     def clip(self, min=None, max=None):
         return _ops.Clip.apply(self, lo=min, hi=max)
@@ -665,4 +605,30 @@ def _parse_to_args(args, kwargs):
 
 
 from .autograd import ops as _ops  # noqa: E402  (ops subclass Function, which needs Tensor)
-from .autograd.function import apply_binary as _binary, apply_unary as _unary  # noqa: E402
+from .autograd.function import binary_op as _binary_op, unary_op as _unary_op  # noqa: E402
+
+# Operators and element-wise methods are bound straight to their op's recording function (one
+# Python call per op, not two; see tinygen.autograd.function.binary_op). Tensor.tanh.__doc__ is
+# the op's formula: "y = tanh(x). dy/dx = 1 − y²".
+Tensor.__add__ = _binary_op(_ops.Add)
+Tensor.__radd__ = _binary_op(_ops.Add, reflected=True)
+Tensor.__sub__ = _binary_op(_ops.Sub)
+Tensor.__rsub__ = _binary_op(_ops.Sub, reflected=True)
+Tensor.__mul__ = _binary_op(_ops.Mul)
+Tensor.__rmul__ = _binary_op(_ops.Mul, reflected=True)
+Tensor.__truediv__ = _binary_op(_ops.Div)
+Tensor.__rtruediv__ = _binary_op(_ops.Div, reflected=True)
+Tensor.__matmul__ = _binary_op(_ops.MatMul)
+Tensor.__rmatmul__ = _binary_op(_ops.MatMul, reflected=True)
+Tensor.__neg__ = _unary_op(_ops.Neg)
+Tensor.__abs__ = _unary_op(_ops.Abs)
+Tensor.exp = _unary_op(_ops.Exp)
+Tensor.log = _unary_op(_ops.Log)
+Tensor.sqrt = _unary_op(_ops.Sqrt)
+Tensor.sin = _unary_op(_ops.Sin)
+Tensor.cos = _unary_op(_ops.Cos)
+Tensor.tanh = _unary_op(_ops.Tanh)
+Tensor.sigmoid = _unary_op(_ops.Sigmoid)
+Tensor.relu = _unary_op(_ops.Relu)
+Tensor.abs = _unary_op(_ops.Abs)
+_mul = Tensor.__mul__

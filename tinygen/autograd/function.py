@@ -189,92 +189,112 @@ _TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))   
 _PY_NUMBERS = (int, float, bool)
 
 
-def apply_unary(cls, x):
-    """``cls.apply(x)`` for the common case, without the generic loop: one host Tensor input.
+def unary_op(cls):
+    """The recording function of a one-input op, for binding as a Tensor method: ``op(x)`` is
+    ``cls.apply(x)``, with a fast path for a host Tensor input that skips the generic loop.
 
-    This and :func:`apply_binary` repeat ``apply``'s recording steps inline on purpose: they run
-    once per op, and a shared helper call costs a measurable share of the per-op overhead
-    (benchmarks/overhead.py). Any change to how a node is recorded must be made in all three.
+    This and :func:`binary_op` repeat ``apply``'s recording steps inline on purpose: they run once
+    per op, and every helper call (even a method calling them) costs a measurable share of the
+    per-op overhead (benchmarks/overhead.py). Any change to how a node is recorded
+    must be made in all three.
     """
-    d = x.data
-    if type(d) is not _ndarray or _state.anomaly:
-        return cls.apply(x)
-    fn = _new(cls)
-    f = cls.host_forward
-    out = f(d) if f is not None else fn.forward(d)
-    if type(out) is not _ndarray:
-        out = _numpy.asarray(out)
-    if x.requires_grad and _state.enabled:
-        p = x.grad_fn
-        fn.inputs = (x,)
-        fn.datas = (d,)
-        fn.needs = _ONE_NEED
-        fn.edges = (x if p is None else p,)
-        fn.seq = -next(_sequence)
-        t = _new(Tensor)
-        t.data = out
-        t._grad = None
-        t.requires_grad = True
-        t.grad_fn = fn
-        t._hooks = None
-        if cls.saves_output:
-            fn.out_data = out
-            fn.out_ref = _weakref(t)
-        return t
-    return _make(out, False, None)
+    apply = cls.apply
+
+    def op(x):
+        d = x.data
+        if type(d) is not _ndarray or _state.anomaly:
+            return apply(x)
+        fn = _new(cls)
+        f = cls.host_forward
+        out = f(d) if f is not None else fn.forward(d)
+        if type(out) is not _ndarray:
+            out = _numpy.asarray(out)
+        if x.requires_grad and _state.enabled:
+            p = x.grad_fn
+            fn.inputs = (x,)
+            fn.datas = (d,)
+            fn.needs = _ONE_NEED
+            fn.edges = (x if p is None else p,)
+            fn.seq = -next(_sequence)
+            t = _new(Tensor)
+            t.data = out
+            t._grad = None
+            t.requires_grad = True
+            t.grad_fn = fn
+            t._hooks = None
+            if cls.saves_output:
+                fn.out_data = out
+                fn.out_ref = _weakref(t)
+            return t
+        return _make(out, False, None)
+
+    op.__name__ = op.__qualname__ = f"{cls.__name__.lower()}_op"
+    op.__doc__ = cls.__doc__
+    return op
 
 
-def apply_binary(cls, a, b):
-    """``cls.apply(a, b)`` fast path: host Tensors, or a host Tensor and a Python number."""
-    if isinstance(a, Tensor):
-        da, ra = a.data, a.requires_grad
-        ka = type(da) is _ndarray
-    else:
-        if isinstance(a, _generic) and a.dtype.kind in "biuf":
-            a = a.item()        # a NumPy scalar counts as a Python number: float32 stays float32
-        da, ra, ka = a, False, False
-        if type(a) not in _PY_NUMBERS:
-            return cls.apply(a, b)
-    if isinstance(b, Tensor):
-        db, rb = b.data, b.requires_grad
-        kb = type(db) is _ndarray
-    else:
-        if isinstance(b, _generic) and b.dtype.kind in "biuf":
-            b = b.item()        # (as PyTorch: torch.ones(2) * np.float64(2) is float32)
-        db, rb, kb = b, False, False
-        if type(b) not in _PY_NUMBERS:
-            return cls.apply(a, b)
-    # both host arrays, or one host array and a number; anything else takes the general path
-    if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or _state.anomaly:
-        return cls.apply(a, b)
-    fn = _new(cls)
-    f = cls.host_forward
-    out = f(da, db) if f is not None else fn.forward(da, db)
-    if type(out) is not _ndarray:
-        out = _numpy.asarray(out)
-    if (ra or rb) and _state.enabled:
-        fn.inputs = (a, b)
-        fn.datas = (da, db)
-        fn.needs = _TWO_NEEDS[ra][rb]
-        if ra:
-            p = a.grad_fn
-            ea = a if p is None else p
+def binary_op(cls, reflected=False):
+    """The recording function of a two-input op, for binding as a Tensor operator: ``op(a, b)``
+    is ``cls.apply(a, b)`` (``cls.apply(b, a)`` if ``reflected``: ``__radd__`` and friends), with
+    a fast path for host Tensors, or a host Tensor and a Python number."""
+    apply = cls.apply
+
+    def op(a, b):
+        if reflected:
+            a, b = b, a
+        if isinstance(a, Tensor):
+            da, ra = a.data, a.requires_grad
+            ka = type(da) is _ndarray
         else:
-            ea = None
-        if rb:
-            p = b.grad_fn
-            fn.edges = (ea, b if p is None else p)
+            if isinstance(a, _generic) and a.dtype.kind in "biuf":
+                a = a.item()        # a NumPy scalar counts as a Python number: float32 stays float32
+            da, ra, ka = a, False, False
+            if type(a) not in _PY_NUMBERS:
+                return apply(a, b)
+        if isinstance(b, Tensor):
+            db, rb = b.data, b.requires_grad
+            kb = type(db) is _ndarray
         else:
-            fn.edges = (ea, None)
-        fn.seq = -next(_sequence)
-        t = _new(Tensor)
-        t.data = out
-        t._grad = None
-        t.requires_grad = True
-        t.grad_fn = fn
-        t._hooks = None
-        if cls.saves_output:
-            fn.out_data = out
-            fn.out_ref = _weakref(t)
-        return t
-    return _make(out, False, None)
+            if isinstance(b, _generic) and b.dtype.kind in "biuf":
+                b = b.item()        # (as PyTorch: torch.ones(2) * np.float64(2) is float32)
+            db, rb, kb = b, False, False
+            if type(b) not in _PY_NUMBERS:
+                return apply(a, b)
+        # both host arrays, or one host array and a number; anything else takes the general path
+        if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or _state.anomaly:
+            return apply(a, b)
+        fn = _new(cls)
+        f = cls.host_forward
+        out = f(da, db) if f is not None else fn.forward(da, db)
+        if type(out) is not _ndarray:
+            out = _numpy.asarray(out)
+        if (ra or rb) and _state.enabled:
+            fn.inputs = (a, b)
+            fn.datas = (da, db)
+            fn.needs = _TWO_NEEDS[ra][rb]
+            if ra:
+                p = a.grad_fn
+                ea = a if p is None else p
+            else:
+                ea = None
+            if rb:
+                p = b.grad_fn
+                fn.edges = (ea, b if p is None else p)
+            else:
+                fn.edges = (ea, None)
+            fn.seq = -next(_sequence)
+            t = _new(Tensor)
+            t.data = out
+            t._grad = None
+            t.requires_grad = True
+            t.grad_fn = fn
+            t._hooks = None
+            if cls.saves_output:
+                fn.out_data = out
+                fn.out_ref = _weakref(t)
+            return t
+        return _make(out, False, None)
+
+    op.__name__ = op.__qualname__ = f"{'r' if reflected else ''}{cls.__name__.lower()}_op"
+    op.__doc__ = cls.__doc__
+    return op
