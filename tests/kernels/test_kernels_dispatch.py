@@ -143,6 +143,25 @@ def test_kernel_status_and_warmup():
     assert status["warmup_seconds"] >= 0
 
 
+@needs_numba
+def test_a_new_signature_is_recorded_once_and_repeat_calls_add_nothing():
+    """Compilations are noticed from the dispatcher's overload count, not a per-call signature key:
+    a new dtype/layout adds one entry, calling again adds none."""
+    from tinygen.kernels import activations as A
+    k, _ = A._numba_kernel("elu", np.dtype(np.float64))
+    x = np.linspace(-2, 2, 7)[::2]                      # a non-contiguous layout: its own signature
+    out = np.empty_like(x)
+    before = dict(k.status()["signatures"] or {})
+    k(False, x, x, False, x, 1.0, 0.0, out)
+    after = k.status()["signatures"]
+    new = set(after) - set(before)
+    assert len(new) <= 1                                # recorded now (or already by an earlier test)
+    assert any("array(float64, 1d, A)" in sig for sig in after), after
+    np.testing.assert_allclose(out, np.where(x > 0, x, np.expm1(x)))
+    k(False, x, x, False, x, 1.0, 0.0, out)
+    assert k.status()["signatures"] == after
+
+
 def test_kernel_status_in_a_fresh_process_lists_uncompiled_kernels():
     code = ("import json, tinygen.kernels as K; s = K.kernel_status(); "
             "print(json.dumps([s['kernels']['adam_kernel']['compiled'], "

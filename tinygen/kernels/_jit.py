@@ -134,16 +134,6 @@ def numba_available() -> bool:
 _registry: dict[str, "_Jitted"] = {}
 
 
-def _sig_key(args):
-    key = []
-    for a in args:
-        if isinstance(a, numpy.ndarray):
-            key.append((a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable))
-        else:
-            key.append(type(a))
-    return tuple(key)
-
-
 class _Jitted:
     """A Python function compiled by Numba on first use."""
 
@@ -160,7 +150,8 @@ class _Jitted:
         self.fastmath = set(fastmath or ())
         self.public = public
         self._dispatchers = {False: None, True: None}
-        self._seen = {}          # signature key -> (signature text, seconds, from_cache)
+        self._seen = {}          # (serial, Numba signature) -> (signature text, seconds, from_cache)
+        self._hits = {False: 0, True: 0}   # Numba cache hits already accounted for, per dispatcher
         self.dep_files = set()   # source files of the helpers it calls (for cache invalidation)
         self._lock = threading.Lock()
         self.__doc__ = fn.__doc__
@@ -216,28 +207,37 @@ class _Jitted:
             if _parallel.in_worker():
                 serial = True
             else:
-                work = max([a.size for a in args if isinstance(a, numpy.ndarray)], default=0)
+                work = 0
+                for a in args:
+                    if type(a) is numpy.ndarray and a.size > work:
+                        work = a.size
                 threshold = self.min_parallel_size
                 if threshold is None:
                     threshold = STREAMING_MIN_SIZE if self.streaming else PARALLEL_MIN_SIZE
                 # below the threshold, waking Numba's worker threads costs more than the work
                 serial = work < threshold or _get_numba().get_num_threads() == 1
-        disp = self.dispatcher(serial)
-        key = (serial, _sig_key(args))
-        if key not in self._seen:
-            self._compile(disp, key, args, serial)
-        return disp(*args)
-
-    def _compile(self, disp, key, args, serial=False):
-        nb = _get_numba()
-        sig = tuple(nb.typeof(a) for a in args)
-        hits_before = sum(disp.stats.cache_hits.values())
+        disp = self._dispatchers[serial] or self.dispatcher(serial)
+        # Numba compiles (or loads from its cache) a new signature inside the call; a change in
+        # its number of overloads is how one is noticed and recorded for kernel_status(), which
+        # costs nothing on the calls that follow (a per-call signature key cost ~1.5 µs).
+        known = len(disp.overloads)
         t0 = time.perf_counter()
-        disp.compile(sig)
-        seconds = time.perf_counter() - t0
-        from_cache = sum(disp.stats.cache_hits.values()) > hits_before
-        text = "(" + ", ".join(str(s) for s in sig) + ")" + (" serial" if serial and self.parallel else "")
-        self._seen[key] = (text, seconds, from_cache)
+        out = disp(*args)
+        if len(disp.overloads) != known:
+            self._record(disp, serial, time.perf_counter() - t0)
+        return out
+
+    def _record(self, disp, serial, seconds):
+        """Note the signatures ``disp`` compiled since the last record (compile + first run time)."""
+        with self._lock:
+            hits = sum(disp.stats.cache_hits.values())
+            from_cache = hits > self._hits[serial]
+            self._hits[serial] = hits
+            for sig in list(disp.overloads):
+                key = (serial, sig)
+                if key not in self._seen:
+                    text = "(" + ", ".join(str(t) for t in sig) + ")" + (" serial" if serial and self.parallel else "")
+                    self._seen[key] = (text, seconds, from_cache)
 
     def status(self) -> dict:
         entries = list(self._seen.values())

@@ -23,6 +23,7 @@ import math
 
 import numpy
 
+from .. import parallel as _parallel
 from ..parallel import map_range
 from ._jit import check_same_shape, cupy_kernel, kernel, prange, select_impl
 from ._math import (erfc_ref, fexp, fexpf, fexpm1, fexpm1f, ferfc, ferfcf, fsigmoid, fsigmoidf,
@@ -50,8 +51,25 @@ _PARAM_ALIASES = {"slope": "negative_slope"}
 ACTIVATIONS = tuple(_ACTS) + tuple(_ALIASES)
 
 
+_resolved: dict = {}
+
+
 def _resolve(name, params):
-    """-> (canonical name, p1, p2) with the parameters checked ("gelu_tanh" for gelu's tanh form)."""
+    """-> (canonical name, p1, p2) with the parameters checked ("gelu_tanh" for gelu's tanh form).
+    Remembered per (name, parameters): the ops call this on every forward and backward."""
+    try:
+        key = (name,) + tuple(params.items())
+        hit = _resolved.get(key)
+    except TypeError:                        # an unhashable parameter value: resolve (and reject) it
+        key = hit = None
+    if hit is None:
+        hit = _resolve_uncached(name, params)
+        if key is not None and len(_resolved) < 1024:
+            _resolved[key] = hit
+    return hit
+
+
+def _resolve_uncached(name, params):
     key = str(name).lower()
     extra = {}
     if key in _ALIASES:
@@ -437,6 +455,10 @@ def act_forward(name, x, **params):
     k, t = _numba_kernel(key, x.dtype)
     a, b = t(p1), t(p2)
 
+    if xf.size < _parallel.SPLIT_MIN:
+        k(False, xf, xf, False, xf, a, b, yf)
+        return y
+
     def part(lo, hi):           # element-wise: large arrays are split over tinygen's threads
         k(False, xf[lo:hi], xf[lo:hi], False, xf[lo:hi], a, b, yf[lo:hi])
     map_range(part, xf.size)
@@ -460,6 +482,10 @@ def act_backward(name, x, y, g, **params):
     k, t = _numba_kernel(key, x.dtype)
     xf, yf, gf, df = x.reshape(-1), y.reshape(-1), g.reshape(-1), dx.reshape(-1)
     a, b = t(p1), t(p2)
+
+    if xf.size < _parallel.SPLIT_MIN:
+        k(True, xf, yf, has_y, gf, a, b, df)
+        return dx
 
     def part(lo, hi):
         k(True, xf[lo:hi], yf[lo:hi], has_y, gf[lo:hi], a, b, df[lo:hi])
