@@ -21,6 +21,23 @@ def _one_thread():
         pass
 
 
+def time_alternating(steps, rounds, chunk):
+    """Median ms per step of each ``steps[name](i)``, timed in alternating chunks of ``chunk``
+    steps over ``rounds`` rounds in one process (so every library sees the same machine load),
+    after one warm-up round (JIT, caches)."""
+    import statistics
+    import time
+    times = {name: [] for name in steps}
+    for rnd in range(rounds + 1):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            for i in range(chunk):
+                fn(rnd * chunk + i)
+            if rnd:
+                times[name].append((time.perf_counter() - t0) / chunk * 1000)
+    return {name: float(statistics.median(v)) for name, v in times.items()}
+
+
 def compare_main(argv, description, data_choices, default_data, run_tinygen, run_torch, step_timing,
                  hidden=("out",)):
     """Parse ``argv`` and run the comparison; returns {data: {"tinygen": ..., "torch": ...}}

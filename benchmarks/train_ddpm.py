@@ -39,7 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from benchmarks._compare import compare_main  # noqa: E402
+from benchmarks._compare import compare_main, time_alternating  # noqa: E402
 
 TORCH_RECIPES = {
     "ring8": dict(hidden=256, T=200, batch=256, steps=5000),
@@ -192,15 +192,7 @@ def step_timing(data, rounds=8, chunk=50):
         loss.backward()
         opt.step()
 
-    times = {"tinygen": [], "pytorch": []}
-    for rnd in range(rounds + 1):
-        for name, fn in (("tinygen", tg_step), ("pytorch", torch_step)):
-            t0 = time.perf_counter()
-            for i in range(chunk):
-                fn(rnd * chunk + i)
-            if rnd:                                   # the first round warms up (JIT, caches)
-                times[name].append((time.perf_counter() - t0) / chunk * 1000)
-    return {k: float(np.median(v)) for k, v in times.items()} | {"batch": (bs, tbs)}
+    return time_alternating({"tinygen": tg_step, "pytorch": torch_step}, rounds, chunk) | {"batch": (bs, tbs)}
 
 
 def main(argv=None):
