@@ -608,8 +608,8 @@ from .autograd import ops as _ops  # noqa: E402  (ops subclass Function, which n
 from .autograd.function import binary_op as _binary_op, unary_op as _unary_op  # noqa: E402
 
 # Operators and element-wise methods are bound straight to their op's recording function (one
-# Python call per op, not two; see tinygen.autograd.function.binary_op). Tensor.tanh.__doc__ is
-# the op's formula: "y = tanh(x). dy/dx = 1 − y²".
+# Python call per op, not two; see tinygen.autograd.function.binary_op). Each carries its op's
+# formula as the docstring: help(Tensor.tanh) shows "y = tanh x.    ∂L/∂x = g · (1 − y²).".
 Tensor.__add__ = _binary_op(_ops.Add)
 Tensor.__radd__ = _binary_op(_ops.Add, reflected=True)
 Tensor.__sub__ = _binary_op(_ops.Sub)
@@ -630,5 +630,5 @@ Tensor.cos = _unary_op(_ops.Cos)
 Tensor.tanh = _unary_op(_ops.Tanh)
 Tensor.sigmoid = _unary_op(_ops.Sigmoid)
 Tensor.relu = _unary_op(_ops.Relu)
-Tensor.abs = _unary_op(_ops.Abs)
+Tensor.abs = Tensor.__abs__
 _mul = Tensor.__mul__
