@@ -58,6 +58,7 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
+    _is_node = False        # a graph edge that ends here ends at a leaf (Function._is_node is True)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         dtype = as_dtype(dtype)

@@ -51,6 +51,29 @@ def test_sigmoid_extremes(dtype):
     assert s[3] > 0 and s[2] > 0                      # no underflow to 0 where the value is representable
 
 
+@needs_numba
+def test_direct_path_follows_the_switch_once_built(monkeypatch):
+    """The dispatchers call a built ufunc directly; switching fusing off must still reach the
+    references (the ufunc is replaced by a spy to see which one ran)."""
+    g, y = np.full(3, 2.0, np.float32), np.full(3, 0.5, np.float32)
+    with K.use_fused(True):
+        U.tanh_grad(g, y), U.sigmoid_grad(g, y), U.sigmoid(y)          # built
+    calls = []
+    for name in ("tanh_grad", "sigmoid_grad", "sigmoid"):
+        real = U._built[name]
+        monkeypatch.setitem(U._built, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    with K.use_fused(True):
+        np.testing.assert_allclose(U.tanh_grad(g, y), 1.5)
+        np.testing.assert_allclose(U.sigmoid_grad(g, y), 0.5)
+        np.testing.assert_allclose(U.sigmoid(y), 1 / (1 + np.exp(-0.5)), rtol=1e-6)
+    assert calls == ["tanh_grad", "sigmoid_grad", "sigmoid"]
+    with K.use_fused(False):
+        np.testing.assert_allclose(U.tanh_grad(g, y), 1.5)
+        np.testing.assert_allclose(U.sigmoid_grad(g, y), 0.5)
+        np.testing.assert_allclose(U.sigmoid(y), 1 / (1 + np.exp(-0.5)), rtol=1e-6)
+    assert calls == ["tanh_grad", "sigmoid_grad", "sigmoid"]      # the references ran
+
+
 def test_fallbacks_keep_dtype_and_namespace():
     x16 = np.linspace(-3, 3, 7).astype(np.float16)
     assert U.sigmoid(x16).dtype == np.float16          # not a ufunc loop: the reference

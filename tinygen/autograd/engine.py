@@ -135,7 +135,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 if gx is prev and not create_graph:      # one array sent to two places (a + b)
                     gx = gx.copy()
                 prev = gx
-                if type(target) is not Tensor and isinstance(target, Function):
+                if target._is_node:                        # a Function (a leaf is a Tensor)
                     if target in pending:
                         pending[target] = pending[target] + gx
                     else:
@@ -145,12 +145,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                         else:
                             heappush(heap, (target.seq, target))
                 else:                                      # a leaf: sum every contribution first
-                    key = id(target)
-                    entry = leaves.get(key)
-                    if entry is None:
-                        leaves[key] = [target, gx]
-                    else:
-                        entry[1] = entry[1] + gx
+                    prev_sum = leaves.get(target)          # (Tensors hash by identity)
+                    leaves[target] = gx if prev_sum is None else prev_sum + gx
             if not retain_graph:                           # free saved values (node.release(), inlined)
                 if node.releases_more:                     # the op keeps more than its inputs/output
                     node.release()
@@ -164,7 +160,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 heappush(heap, (new.seq, new))
                 new = None
             node = new
-        for leaf, g in leaves.values():                   # like PyTorch's AccumulateGrad: once, with the total
+        for leaf, g in leaves.items():                    # like PyTorch's AccumulateGrad: once, with the total
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:
         grad_mode.state.enabled = prev_enabled

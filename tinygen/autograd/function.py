@@ -27,7 +27,6 @@ can skip work it would throw away.
 from __future__ import annotations
 
 import itertools
-import weakref
 
 from .. import backend
 from . import grad_mode
@@ -38,15 +37,15 @@ _numpy = backend.numpy
 class Function:
     """Base class of graph nodes. One node per op call, one output per node."""
 
-    # out_data (the output array) and out_ref (a weak reference to the output Tensor) are set
-    # only when the op saves_output, and read only then.
-    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "out_data", "out_ref", "__dict__", "__weakref__")
+    # out_data (the output array) is set only when the op saves_output, and read only then.
+    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "out_data", "__dict__", "__weakref__")
 
     # Rarely set per node, so they live on the class until an instance needs its own value.
     xp = _numpy                     # the array namespace of the inputs (set for device arrays)
     hooks = None                    # tensor hooks registered on the output
     site = None                     # where forward was called (anomaly mode only)
 
+    _is_node = True                 # (Tensor._is_node is False: the engine tells edges apart by it)
     saves_output = False            # backward needs the op's output y
     host_forward = None             # a NumPy ufunc doing forward on host arrays (saves a call)
     releases_more = False           # release() frees more than inputs and output (the engine calls it)
@@ -114,7 +113,6 @@ class Function:
             t = _make(out, True, fn)
             if cls.saves_output:
                 fn.out_data = out
-                fn.out_ref = _weakref(t)
             return t
         return _make(out, False, None)
 
@@ -125,15 +123,12 @@ class Function:
 
     # --------------------------------------------------------------- helpers
     def output_for(self, mode_is_graph: bool):
-        """The op's output: the array on the fast path, the Tensor under create_graph."""
+        """The op's output: the array on the fast path; under create_graph a Tensor of that array
+        whose grad_fn is this node, so what backward records on it reaches this node (the
+        graph is made of nodes: any Tensor with this grad_fn is the output, as far as gradients go)."""
         if not mode_is_graph:
             return self.out_data
-        ref = getattr(self, "out_ref", None)
-        t = ref() if ref is not None else None
-        if t is None:
-            raise RuntimeError(f"{self.name}: its output Tensor was freed before a create_graph backward; "
-                               "keep a reference to it")
-        return t
+        return _make(self.out_data, True, self)
 
     def release(self):
         """Drop what backward needed (retain_graph=False): a second backward is then an error."""
@@ -181,7 +176,6 @@ _make = Tensor._make
 _new = object.__new__
 _ndarray = _numpy.ndarray
 _generic = _numpy.generic
-_weakref = weakref.ref
 _state = grad_mode.state
 _sequence = itertools.count()
 _ONE_NEED = (True,)
@@ -224,7 +218,6 @@ def unary_op(cls):
             t._hooks = None
             if cls.saves_output:
                 fn.out_data = out
-                fn.out_ref = _weakref(t)
             return t
         return _make(out, False, None)
 
@@ -291,7 +284,6 @@ def binary_op(cls, reflected=False):
             t._hooks = None
             if cls.saves_output:
                 fn.out_data = out
-                fn.out_ref = _weakref(t)
             return t
         return _make(out, False, None)
 
