@@ -226,15 +226,21 @@ def test_batch_chunks_and_column_orders_match(monkeypatch, transposed, stride, p
         for a, c in zip(one, run(chunked, batch_minor)):
             np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1)
-    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 3), (3, 5), (5, 7)]   # sizes within one
+    assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 2), (2, 4), (4, 6), (6, 7)]   # an even count
 
 
 def test_chunk_plan_depends_on_shapes_only():
     from tinygen.autograd import conv as _conv
-    # 64 images of 3×3×64 columns over 14×14: chunks of 16 (batch-minor), all at least 16 images
-    assert _conv._chunks(64, 576 * 196, 196, 4, "numba") == [(0, 16), (16, 32), (32, 48), (48, 64)]
-    sizes = [b - a for a, b in _conv._chunks(100, 576 * 196, 196, 4, "numba")]
-    assert sum(sizes) == 100 and min(sizes) >= 16 and max(sizes) - min(sizes) <= 1
+    # 64 images of 3×3×64 columns over 14×14 (451 KB each): 16 would take 7.2 MB, so chunks of 8
+    assert _conv._chunks(64, 576 * 196, 196, 4, "numba") == [(i, i + 8) for i in range(0, 64, 8)]
+    # 4×4×64 columns over 7×7 (200 KB each): chunks of 16
+    assert _conv._chunks(64, 1024 * 49, 49, 4, "numba") == [(0, 16), (16, 32), (32, 48), (48, 64)]
+    for n in (50, 100, 129):
+        plan = _conv._chunks(n, 576 * 196, 196, 4, "numba")
+        sizes = [b - a for a, b in plan]
+        assert plan[0][0] == 0 and plan[-1][1] == n and all(p[1] == q[0] for p, q in zip(plan, plan[1:]))
+        assert len(plan) % 2 == 0 and max(sizes) - min(sizes) <= 1      # an even count, sizes within one
+        assert min(sizes) * 576 * 196 * 4 <= _conv._CHUNK_BYTES
     assert _conv._chunks(64, 100, 1, 4, "numba") == [(0, 64)]          # tiny columns: one chunk
     assert _conv._chunks(64, 576 * 196, 196, 4, "cupy") == [(0, 64)]   # devices: one chunk
 
