@@ -21,7 +21,7 @@ from heapq import heappop, heappush
 
 from .. import backend
 from . import grad_mode
-from .function import Function, Tensor
+from .function import Tensor
 
 _make = Tensor._make
 _ndarray = backend.numpy.ndarray

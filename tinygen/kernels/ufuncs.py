@@ -123,19 +123,19 @@ def _fused_pair(name, ref, g, y):
     return ref(g, y)
 
 
-def sigmoid_grad(g, y):
-    """g · y · (1 − y)."""
-    u = _built.get("sigmoid_grad")
-    if u is not None and type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype \
-            and y.dtype in _FLOATS and _switch["fused"]:
-        return u(g, y)
-    return _fused_pair("sigmoid_grad", sigmoid_grad_ref, g, y)
+def _pair_dispatcher(name, ref, doc):
+    """The dispatcher of the two-input ufunc ``name``: its fast path written out in one function
+    (a helper call here would cost what the ufunc does), the rest in :func:`_fused_pair`."""
+    def dispatch(g, y):
+        u = _built.get(name)
+        if u is not None and type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype \
+                and y.dtype in _FLOATS and _switch["fused"]:
+            return u(g, y)
+        return _fused_pair(name, ref, g, y)
+    dispatch.__name__ = dispatch.__qualname__ = name
+    dispatch.__doc__ = doc
+    return dispatch
 
 
-def tanh_grad(g, y):
-    """g · (1 − y²)."""
-    u = _built.get("tanh_grad")
-    if u is not None and type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype \
-            and y.dtype in _FLOATS and _switch["fused"]:
-        return u(g, y)
-    return _fused_pair("tanh_grad", tanh_grad_ref, g, y)
+sigmoid_grad = _pair_dispatcher("sigmoid_grad", sigmoid_grad_ref, "g · y · (1 − y).")
+tanh_grad = _pair_dispatcher("tanh_grad", tanh_grad_ref, "g · (1 − y²).")
