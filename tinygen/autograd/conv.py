@@ -110,7 +110,7 @@ def _batch_minor(nb, impl):
 
 
 _scratch_local = threading.local()
-_SCRATCH_MAX_BYTES = 4 * _CHUNK_BYTES
+_SCRATCH_MAX_BYTES = 32 << 20          # (a chunk of one large image can exceed _CHUNK_BYTES)
 
 
 def _scratch(xp, shape, dtype, role):
