@@ -39,3 +39,23 @@ def test_full_mode_training_runs_exist():
     for mod in ("train_vae_digits", "train_gan_toys"):
         m = importlib.import_module(f"benchmarks.{mod}")
         assert callable(m.run)
+
+
+def test_overhead_floor_sketch_computes_the_same_gradients_as_tinygen():
+    """benchmarks/overhead_floor.py times the per-op chain on a featureless engine; the comparison
+    means something only if that engine gets the chain's gradients right (float64, 50 ops)."""
+    import numpy as np
+    import tinygen as tg
+    from benchmarks.overhead import _chain
+    from benchmarks.overhead_floor import Bare, backward
+    rng = np.random.default_rng(1)
+    xa, ca = rng.standard_normal(16), rng.uniform(0.3, 0.9, 16)
+    for with_node in (False, True):
+        Bare.with_node = with_node
+        xb, cb = Bare(xa.copy()), Bare(ca.copy())
+        backward(_chain(xb, cb, 50))
+        xt, ct = tg.tensor(xa, requires_grad=True), tg.tensor(ca, requires_grad=True)
+        _chain(xt, ct, 50).backward()
+        np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(cb.grad, ct.grad.numpy(), rtol=1e-12, atol=1e-15)
+        assert np.abs(cb.grad).max() > 0
