@@ -9,8 +9,9 @@ Python and NumPy cost before any of those; tinygen's figure is printed beside it
 when it is installed.
 
 ``--node`` adds one thing tinygen (like PyTorch) has: a separate graph node per op, the object
-``grad_fn`` points to, holding the inputs, their arrays, which need a gradient, the edges and a
-sequence number.
+``grad_fn`` points to, with its six fields set (op, inputs, arrays, needs, edges, sequence
+number). The sketch stores the inputs tuple in the arrays and edges fields rather than building
+those tuples as tinygen does, so its figure is a lower bound for that cost.
 
     python benchmarks/overhead_floor.py [--ops 1000] [--repeats 30] [--node]
 """
