@@ -18,6 +18,10 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
 
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
+A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
+2×2 tiles cover without much waste) runs as Winograd F(2×2, 3×3) instead (tinygen.kernels.winograd: 16 GEMMs on transformed 4×4 tiles, 2.25× fewer
+multiply-adds; "Winograd" below); double backward still goes through the ops above.
+
 Double backward (WGAN-GP penalties through convolutional critics): the three ops — Conv2d,
 ConvTranspose2d, Conv2dWeightGrad — have backwards written with each other's ``apply``
 (under create_graph) or array functions (fast path), so every derivative is again made of
@@ -37,6 +41,7 @@ import threading
 
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
+from ..kernels import winograd
 from ..parallel import map_chunks, matmul as _pmatmul, split_evenly
 from . import grad_mode
 from .dual import is_tensor
@@ -285,9 +290,96 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
     col2im(cg, tuple(dst.shape), kh, kw, (sh, sw), (ph, pw), out=dst, batch_minor=bm)
 
 
+# --------------------------------------------------------------------------- Winograd F(2×2, 3×3)
+# A 3×3 stride-1 convolution on the CPU (Numba kernels) runs as 16 GEMMs on Winograd-transformed
+# tiles (tinygen.kernels.winograd): 2.25× fewer multiply-adds than im2col's GEMM, for transforms
+# that stream the data about as often as im2col/col2im do. Same batch chunks and worker threads
+# as im2col; weight-gradient partial sums are added in chunk order. Measured fwd+bwd on 64
+# images, 2 threads, interleaved (ms, im2col → Winograd): 64→64 on 14×14 13.9 → 13.4 (and
+# 11.0 → 10.3, 17.6 → 15.0 on one thread, on a quieter machine), 32→32 14×14 5.3 → 4.6,
+# 16→16 28×28 7.7 → 7.2, 64→64 8×8 5.6 → 5.2, 10×10 8.1 → 7.4; but 64→64 7×7 3.8 → 4.6 (the 8×8
+# of tiles computes 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3
+# (thin GEMMs). Hence: at least _WINOGRAD_MIN_CHANNELS input and output channels and at most
+# _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
+_WINOGRAD_MIN_CHANNELS = 16
+_WINOGRAD_MAX_WASTE = 1.25
+
+
+def _use_winograd(x, w, stride, padding, impl):
+    if not (impl == "numba" and w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1)
+            and w.shape[0] >= _WINOGRAD_MIN_CHANNELS and w.shape[1] >= _WINOGRAD_MIN_CHANNELS
+            and x.dtype == w.dtype):
+        return False
+    oh, ow = x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2
+    return oh >= 1 and ow >= 1 and (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow
+
+
+def _winograd_chunks(x, th, tw):
+    return _chunks(x.shape[0], 16 * x.shape[1] * th * tw, th * tw, x.dtype.itemsize, "numba")
+
+
+def _transformed_scratch(c, t, dtype, role):
+    return winograd.transformed_empty(c, t, dtype, alloc=lambda size: _scratch(backend.numpy, (size,), dtype, role))
+
+
+def _winograd_forward(x, w, b, padding):
+    """y = conv2d(x, w, padding) + b, stride 1, 3×3: per chunk V = input transform, M[p] = U[p] V[p],
+    y = output transform of M."""
+    xp = backend.numpy
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    ph, pw = padding
+    oh, ow, th, tw = winograd.tiles(h, wd, ph, pw)
+    u = winograd.weight_transform(w)
+    y = xp.empty((n, k, oh, ow), dtype=x.dtype)
+    chunks = _winograd_chunks(x, th, tw)
+
+    def one(bounds):
+        n0, n1 = bounds
+        t = (n1 - n0) * th * tw
+        v = winograd.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(c, t, x.dtype, "wino_v"))
+        m = xp.matmul(u, v, out=_transformed_scratch(k, t, x.dtype, "wino_m"))
+        winograd.output_transform(m, y[n0:n1], b)
+
+    map_chunks(one, chunks)
+    return y
+
+
+def _winograd_backward(x, w, g, padding, need_x, need_w):
+    """(∂L/∂x, ∂L/∂w) of the Winograd convolution: per chunk dM = output-gradient transform of g,
+    ∂L/∂x = input-gradient transform of Uᵀ dM, and dU = Σ_chunks dM Vᵀ (V recomputed from x),
+    ∂L/∂w = Gᵀ dU G."""
+    xp = backend.numpy
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    ph, pw = padding
+    _, _, th, tw = winograd.tiles(h, wd, ph, pw)
+    ut = winograd.weight_transform(w).transpose(0, 2, 1) if need_x else None
+    gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None
+    chunks = _winograd_chunks(x, th, tw)
+
+    def one(bounds):
+        n0, n1 = bounds
+        t = (n1 - n0) * th * tw
+        dm = winograd.grad_output_transform(g[n0:n1], out=_transformed_scratch(k, t, x.dtype, "wino_m"))
+        if need_x:
+            dv = xp.matmul(ut, dm, out=_transformed_scratch(c, t, x.dtype, "wino_dv"))
+            winograd.grad_input_transform(dv, gx[n0:n1], ph, pw)
+        if not need_w:
+            return None
+        v = winograd.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(c, t, x.dtype, "wino_v"))
+        return xp.matmul(dm, v.transpose(0, 2, 1))
+
+    parts = map_chunks(one, chunks)
+    gw = winograd.weight_grad_transform(_sum_in_order(parts)) if need_w else None
+    return gx, gw
+
+
 # --------------------------------------------------------------------------- array versions
 def conv2d_array(x, w, b, stride, padding, return_cols=False):
     """y = conv2d(x, w) + b; with ``return_cols``, (y, the (chunks, columns) it unfolded)."""
+    if not return_cols and _use_winograd(x, w, stride, padding, select_impl(x)[0]):
+        return _winograd_forward(x, w, b, padding)
     c_out = w.shape[0]
     y, _, cols = _unfold_pass(x, tuple(w.shape[2:]), stride, padding, w2=w.reshape(c_out, -1), bias=b,
                               keep_cols=return_cols)
@@ -342,6 +434,8 @@ def conv2d_backward_array(x, w, g, stride, padding, kept, need_x, need_w):
     """(∂L/∂x, ∂L/∂w) of y = conv2d(x, w) in one pass over the batch chunks: per chunk, g in
     column order once feeds both GEMMs (col2im(W₂ᵀ g₂) and cols · g₂ᵀ). ``kept``: the
     ``(chunks, columns)`` the forward kept, or None to unfold x again chunk by chunk."""
+    if kept is None and _use_winograd(x, w, stride, padding, select_impl(g)[0]) and g.dtype == x.dtype:
+        return _winograd_backward(x, w, g, padding, need_x, need_w)
     xp = backend.get_array_module(g)
     impl = select_impl(g)[0]
     ksize = tuple(w.shape[2:])

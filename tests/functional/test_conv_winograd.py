@@ -1,0 +1,143 @@
+"""conv2d's Winograd path (3×3, stride 1, on the CPU with the Numba kernels): the same values and
+gradients as the definition, taken only where it applies, and independent of the thread count."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygen as tg
+import tinygen.functional as F
+import tinygen.kernels as K
+from tinygen.autograd import conv as _conv
+from futil import leaves_unmodified, t64
+from test_conv import conv2d_loops
+
+pytestmark = pytest.mark.skipif(not K.numba_available() or tg.get_default_device() != "cpu",
+                                reason="the Winograd path is the CPU's (Numba kernels)")
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts of the Winograd forward and backward passes run."""
+    seen = {"forward": 0, "backward": 0}
+    fwd, bwd = _conv._winograd_forward, _conv._winograd_backward
+
+    def spy_fwd(*a, **k):
+        seen["forward"] += 1
+        return fwd(*a, **k)
+
+    def spy_bwd(*a, **k):
+        seen["backward"] += 1
+        return bwd(*a, **k)
+
+    monkeypatch.setattr(_conv, "_winograd_forward", spy_fwd)
+    monkeypatch.setattr(_conv, "_winograd_backward", spy_bwd)
+    return seen
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 3), ci=st.integers(1, 3), co=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
+       h=st.integers(1, 7), w=st.integers(1, 7), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
+    """With no thresholds every 3×3 stride-1 conv2d takes the Winograd path (float64)."""
+    h, w = max(h, 3 - 2 * ph), max(w, 3 - 2 * pw)
+    r = np.random.default_rng(seed)
+    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((co, ci, 3, 3))
+    b = r.standard_normal(co) if bias else None
+    fn = lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, padding=(ph, pw))
+    inputs = [x, wt] + ([b] if bias else [])
+    seen = []
+    original = _conv._winograd_forward
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
+        mp.setattr(_conv, "_WINOGRAD_MAX_WASTE", float("inf"))
+        mp.setattr(_conv, "_winograd_forward", lambda *a: seen.append(1) or original(*a))
+        y = leaves_unmodified(fn, *inputs)
+        assert seen == [1]
+        np.testing.assert_allclose(y.numpy(), conv2d_loops(x, wt, b, (1, 1), (ph, pw)), rtol=1e-12, atol=1e-12)
+        assert tg.gradcheck(fn, [t64(a) for a in inputs])
+
+
+def _step(x, w, b, padding=1, stride=1):
+    xs, ws, bs = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(xs, ws, bs, stride=stride, padding=padding)
+    (y * y).sum().backward()
+    return [y.numpy(), xs.grad.numpy(), ws.grad.numpy(), bs.grad.numpy()]
+
+
+@pytest.mark.parametrize("n, padding, hw", [(5, 1, (9, 11)), (40, 1, (9, 11)), (3, 0, (12, 11)), (2, 2, (9, 11))])
+def test_float32_agrees_with_im2col(monkeypatch, calls, n, padding, hw):
+    """At the default threshold (16 channels) a float32 conv takes the Winograd path; values and
+    gradients agree with the im2col path to float32 rounding (relative to each array's scale)."""
+    r = np.random.default_rng(1)
+    x = r.standard_normal((n, 16) + hw).astype(np.float32)
+    w = (r.standard_normal((24, 16, 3, 3)) * 0.1).astype(np.float32)
+    b = r.standard_normal(24).astype(np.float32)
+    wino = _step(x, w, b, padding)
+    assert calls == {"forward": 1, "backward": 1}
+    monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    im2col = _step(x, w, b, padding)
+    assert calls == {"forward": 1, "backward": 1}
+    for a, c in zip(wino, im2col):
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=2e-5 * np.abs(c).max())
+
+
+@pytest.mark.parametrize("case", ["stride 2", "4x4 kernel", "few input channels", "few output channels",
+                                  "mixed dtypes", "reference kernels", "7x7 output"])
+def test_taken_only_where_it_applies(calls, case):
+    """Stride 1, a 3×3 kernel, 16+ channels each way, one dtype, the Numba kernels, and outputs
+    that 2×2 tiles cover with at most 25 % waste (8×8 tiles over 7×7 waste 31 %)."""
+    r = np.random.default_rng(2)
+    ci, co, k, stride, size = 16, 16, 3, 1, 8
+    if case == "stride 2":
+        stride = 2
+    elif case == "4x4 kernel":
+        k = 4
+    elif case == "few input channels":
+        ci = 8
+    elif case == "few output channels":
+        co = 8
+    elif case == "7x7 output":
+        size = 7
+    x = r.standard_normal((4, ci, size, size)).astype(np.float32)
+    w = r.standard_normal((co, ci, k, k)).astype(np.float64 if case == "mixed dtypes" else np.float32)
+    b = np.zeros(co, np.float32)
+    with K.use_fused(case != "reference kernels"):
+        _step(x, w, b, stride=stride)
+    assert calls == {"forward": 0, "backward": 0}
+    x = r.standard_normal((4, 16, 8, 8)).astype(np.float32)
+    _step(x, r.standard_normal((16, 16, 3, 3)).astype(np.float32), np.zeros(16, np.float32))
+    assert calls == {"forward": 1, "backward": 1}
+
+
+def test_results_do_not_depend_on_the_thread_count(calls):
+    from tinygen import parallel
+    r = np.random.default_rng(3)
+    x = r.standard_normal((40, 16, 9, 9)).astype(np.float32)
+    w = r.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    b = r.standard_normal(16).astype(np.float32)
+    before = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(1)
+        one = _step(x, w, b)
+        parallel.set_num_threads(3)
+        three = _step(x, w, b)
+    finally:
+        parallel.set_num_threads(before)
+    assert calls == {"forward": 2, "backward": 2}
+    for a, c in zip(one, three):
+        assert np.array_equal(a, c)
+
+
+def test_empty_batch_and_one_pixel_outputs(monkeypatch):
+    monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(_conv, "_WINOGRAD_MAX_WASTE", float("inf"))
+    r = np.random.default_rng(4)
+    w = r.standard_normal((2, 3, 3, 3))
+    y = F.conv2d(t64(np.zeros((0, 3, 5, 5))), t64(w), padding=1)
+    assert y.shape == (0, 2, 5, 5)
+    x = r.standard_normal((2, 3, 3, 3))
+    fn = lambda x, w: F.conv2d(x, w)                     # a 1×1 output: one tile, three rows dropped
+    np.testing.assert_allclose(fn(t64(x), t64(w)).numpy(), conv2d_loops(x, w, None, (1, 1), (0, 0)), rtol=1e-12)
+    assert tg.gradcheck(fn, [t64(x), t64(w)])
