@@ -293,11 +293,12 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 # --------------------------------------------------------------------------- Winograd F(2×2, 3×3)
 # A 3×3 stride-1 convolution on the CPU (Numba kernels) runs as 16 GEMMs on Winograd-transformed
 # tiles (tinygen.kernels.winograd): 2.25× fewer multiply-adds than im2col's GEMM, for transforms
-# that stream the data about as often as im2col/col2im do. Same batch chunks and worker threads
+# that write 4 values per input value (im2col writes 9). Same batch chunks and worker threads
 # as im2col; weight-gradient partial sums are added in chunk order. Measured fwd+bwd on 64
-# images, 2 threads, interleaved (ms, im2col → Winograd): 64→64 on 14×14 13.9 → 13.4 (and
-# 11.0 → 10.3, 17.6 → 15.0 on one thread, on a quieter machine), 32→32 14×14 5.3 → 4.6,
-# 16→16 28×28 7.7 → 7.2, 64→64 8×8 5.6 → 5.2, 10×10 8.1 → 7.4; but 64→64 7×7 3.8 → 4.6 (the 8×8
+# images, 2 threads, interleaved (ms, im2col → Winograd): 64→64 on 14×14 13.9 → 13.4 (on a
+# quieter machine 11.0 → 10.3, and 17.6 → 15.0 on one thread), 32→32 14×14 5.3 → 4.6,
+# 16→16 28×28 7.7 → 7.2, 64→64 8×8 5.6 → 5.2, 10×10 8.1 → 7.4, 128→128 14×14 46.9 → 34.6,
+# 256→256 8×8 (32 images) 25.7 → 17.1; but 64→64 7×7 3.8 → 4.6 (the 8×8
 # of tiles computes 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3
 # (thin GEMMs). Hence: at least _WINOGRAD_MIN_CHANNELS input and output channels and at most
 # _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
