@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy
 
-from ._jit import kernel, prange, select_impl
+from ._jit import helper, kernel, prange, select_impl
 
 BT = numpy.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=numpy.float64)
 G = numpy.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=numpy.float64)
@@ -155,61 +155,91 @@ def grad_input_transform_ref(dv, x_shape, ph, pw, xp=None):
 # are passed flat (1-D contiguous, plane p starting at p·S): strided (A-layout) arrays did not
 # vectorise (4-5x slower), nor did loops choosing between the two planes at run time.
 
+@helper
+def _runs(flat, o, step, q):
+    """The four runs flat[o + k·step : o + k·step + q], k = 0…3 (four planes of a tile row)."""
+    return (flat[o:o + q], flat[o + step:o + step + q], flat[o + 2 * step:o + 2 * step + q],
+            flat[o + 3 * step:o + 3 * step + q])
+
+
+@helper
+def _sizes(TH, TW, N):
+    """(padded rows, one deinterleaved padded row, one tile row, one channel) in values."""
+    return 2 * TH + 2, (TW + 1) * N, TW * N, TH * TW * N
+
+
+@helper
+def _unpack(x, c, ph, pw, ev, od):
+    """Channel c of NCHW x into the image-last planes: x[n, c, h, w] goes to padded column
+    q = w + pw of row h + ph, in ev (q even) or od (q odd) at (q // 2)·N + n."""
+    N, _, H, W = x.shape
+    for h in range(H):
+        for w in range(W):
+            q = w + pw
+            o = (q >> 1) * N
+            dst = od[h + ph, o:o + N] if q & 1 else ev[h + ph, o:o + N]
+            for n in range(N):
+                dst[n] = x[n, c, h, w]
+
+
+@helper
+def _pack(ev, od, c, ph, pw, x):
+    """The inverse of _unpack: channel c of x from the planes' interior."""
+    N, _, H, W = x.shape
+    for h in range(H):
+        for w in range(W):
+            q = w + pw
+            o = (q >> 1) * N
+            src = od[h + ph, o:o + N] if q & 1 else ev[h + ph, o:o + N]
+            for n in range(N):
+                x[n, c, h, w] = src[n]
+
+
+@helper
+def _bt(d0, d1, d2, d3, r0, r1, r2, r3, n):
+    """The 1-D transform Bᵀ on runs of n values: r = (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
+    Applied to the rows of a tile row, then to their columns. (A helper per call site: choosing
+    between planes at run time inside one loop stopped LLVM from vectorising it.)"""
+    for q in range(n):
+        r0[q] = d0[q] - d2[q]
+        r1[q] = d1[q] + d2[q]
+        r2[q] = d2[q] - d1[q]
+        r3[q] = d1[q] - d3[q]
+
+
+@helper
+def _a(y0, y1, p0, p1, p2, p3, n):
+    """The 1-D transform A (4×2) on runs of n values: p = (y0, y0 + y1, y0 − y1, −y1)."""
+    for q in range(n):
+        p0[q] = y0[q]
+        p1[q] = y0[q] + y1[q]
+        p2[q] = y0[q] - y1[q]
+        p3[q] = -y1[q]
+
+
 @kernel(parallel=True, streaming=True)
 def input_transform_kernel(x, ph, pw, TH, TW, v, S):
     """v[p·S + c·T + (i·TW + j)·N + n] = (Bᵀ d B)[r, s] (p = 4r + s), d the 4×4 tile (i, j) of
     x[n, c] (T = TH·TW·N). One channel per iteration."""
     N, C, H, W = x.shape
-    Hp = 2 * TH + 2
-    L = (TW + 1) * N
-    Q = TW * N
-    T = TH * Q
+    Hp, L, Q, T = _sizes(TH, TW, N)
     for c in prange(C):
         ev = numpy.zeros((Hp, L), dtype=x.dtype)     # padded columns 0, 2, 4, …: (col // 2, n)
         od = numpy.zeros((Hp, L), dtype=x.dtype)     # padded columns 1, 3, 5, …
-        for h in range(H):
-            for w in range(W):
-                q = w + pw
-                o = (q >> 1) * N
-                dst = od[h + ph, o:o + N] if q & 1 else ev[h + ph, o:o + N]
-                for n in range(N):
-                    dst[n] = x[n, c, h, w]
+        _unpack(x, c, ph, pw, ev, od)
         re = numpy.empty((4, L), dtype=x.dtype)      # Bᵀ d of the tile row, even / odd columns
         ro = numpy.empty((4, L), dtype=x.dtype)
         for i in range(TH):
             a = 2 * i
-            # Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3
-            d0, d1, d2, d3 = ev[a], ev[a + 1], ev[a + 2], ev[a + 3]
-            r0, r1, r2, r3 = re[0], re[1], re[2], re[3]
-            for q in range(L):
-                r0[q] = d0[q] - d2[q]
-                r1[q] = d1[q] + d2[q]
-                r2[q] = d2[q] - d1[q]
-                r3[q] = d1[q] - d3[q]
-            d0, d1, d2, d3 = od[a], od[a + 1], od[a + 2], od[a + 3]
-            r0, r1, r2, r3 = ro[0], ro[1], ro[2], ro[3]
-            for q in range(L):
-                r0[q] = d0[q] - d2[q]
-                r1[q] = d1[q] + d2[q]
-                r2[q] = d2[q] - d1[q]
-                r3[q] = d1[q] - d3[q]
+            # Bᵀ d on the rows, even and odd columns apart
+            _bt(ev[a], ev[a + 1], ev[a + 2], ev[a + 3], re[0], re[1], re[2], re[3], L)
+            _bt(od[a], od[a + 1], od[a + 2], od[a + 3], ro[0], ro[1], ro[2], ro[3], L)
             base = c * T + i * Q
             for r in range(4):
-                # (Bᵀ d) B: columns e0 − e2, e1 + e2, e2 − e1, e1 − e3 of each row
-                e0 = re[r, :Q]
-                e2 = re[r, N:N + Q]
-                e1 = ro[r, :Q]
-                e3 = ro[r, N:N + Q]
-                o = (4 * r) * S + base
-                v0 = v[o:o + Q]
-                v1 = v[o + S:o + S + Q]
-                v2 = v[o + 2 * S:o + 2 * S + Q]
-                v3 = v[o + 3 * S:o + 3 * S + Q]
-                for q in range(Q):
-                    v0[q] = e0[q] - e2[q]
-                    v1[q] = e1[q] + e2[q]
-                    v2[q] = e2[q] - e1[q]
-                    v3[q] = e1[q] - e3[q]
+                # (Bᵀ d) B: Bᵀ again on each row's columns 2j, 2j + 1 (even, odd planes) and
+                # 2j + 2, 2j + 3 (the same runs shifted by N)
+                v0, v1, v2, v3 = _runs(v, 4 * r * S + base, S, Q)
+                _bt(re[r, :Q], ro[r, :Q], re[r, N:N + Q], ro[r, N:N + Q], v0, v1, v2, v3, Q)
 
 
 @kernel(parallel=True, streaming=True)
@@ -227,11 +257,7 @@ def output_transform_kernel(m, S, bias, has_bias, TH, TW, y):
             base = k * T + i * Q
             for s in range(4):
                 # Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3
-                o = s * S + base
-                m0 = m[o:o + Q]
-                m1 = m[o + 4 * S:o + 4 * S + Q]
-                m2 = m[o + 8 * S:o + 8 * S + Q]
-                m3 = m[o + 12 * S:o + 12 * S + Q]
+                m0, m1, m2, m3 = _runs(m, s * S + base, 4 * S, Q)
                 u0 = u[0, s]
                 u1 = u[1, s]
                 for q in range(Q):
@@ -267,45 +293,18 @@ def grad_output_transform_kernel(g, TH, TW, dm, S):
     for k in prange(K):
         ge = numpy.zeros((2 * TH, Q), dtype=g.dtype)   # g's columns 0, 2, …: (col // 2, n)
         go = numpy.zeros((2 * TH, Q), dtype=g.dtype)   # columns 1, 3, …
-        for h in range(OH):
-            for w in range(OW):
-                o = (w >> 1) * N
-                dst = go[h, o:o + N] if w & 1 else ge[h, o:o + N]
-                for n in range(N):
-                    dst[n] = g[n, k, h, w]
+        _unpack(g, k, 0, 0, ge, go)
         pe = numpy.empty((4, Q), dtype=g.dtype)        # A dY of the tile row, even / odd columns
         po = numpy.empty((4, Q), dtype=g.dtype)
         for i in range(TH):
-            # A dY: rows y0, y0 + y1, y0 − y1, −y1
-            y0, y1 = ge[2 * i], ge[2 * i + 1]
-            p0, p1, p2, p3 = pe[0], pe[1], pe[2], pe[3]
-            for q in range(Q):
-                p0[q] = y0[q]
-                p1[q] = y0[q] + y1[q]
-                p2[q] = y0[q] - y1[q]
-                p3[q] = -y1[q]
-            y0, y1 = go[2 * i], go[2 * i + 1]
-            p0, p1, p2, p3 = po[0], po[1], po[2], po[3]
-            for q in range(Q):
-                p0[q] = y0[q]
-                p1[q] = y0[q] + y1[q]
-                p2[q] = y0[q] - y1[q]
-                p3[q] = -y1[q]
+            # A dY on the rows, even and odd columns apart
+            _a(ge[2 * i], ge[2 * i + 1], pe[0], pe[1], pe[2], pe[3], Q)
+            _a(go[2 * i], go[2 * i + 1], po[0], po[1], po[2], po[3], Q)
             base = k * T + i * Q
             for r in range(4):
-                # (A dY) Aᵀ: columns a, a + b, a − b, −b of each row (a, b)
-                a = pe[r]
-                b = po[r]
-                o = (4 * r) * S + base
-                d0 = dm[o:o + Q]
-                d1 = dm[o + S:o + S + Q]
-                d2 = dm[o + 2 * S:o + 2 * S + Q]
-                d3 = dm[o + 3 * S:o + 3 * S + Q]
-                for q in range(Q):
-                    d0[q] = a[q]
-                    d1[q] = a[q] + b[q]
-                    d2[q] = a[q] - b[q]
-                    d3[q] = -b[q]
+                # (A dY) Aᵀ: A again on each row's two columns
+                d0, d1, d2, d3 = _runs(dm, 4 * r * S + base, S, Q)
+                _a(pe[r], po[r], d0, d1, d2, d3, Q)
 
 
 @kernel(parallel=True, streaming=True)
@@ -313,10 +312,7 @@ def grad_input_transform_kernel(dv, S, ph, pw, TH, TW, dx):
     """dx[n, c] = interior of Σ_tiles (B dV Bᵀ added into the tile's 4×4), tile rows in order,
     dV flat as in input_transform_kernel. One channel per iteration."""
     N, C, H, W = dx.shape
-    Hp = 2 * TH + 2
-    L = (TW + 1) * N
-    Q = TW * N
-    T = TH * Q
+    Hp, L, Q, T = _sizes(TH, TW, N)
     for c in prange(C):
         ev = numpy.zeros((Hp, L), dtype=dx.dtype)      # padded columns 0, 2, …: (col // 2, n)
         od = numpy.zeros((Hp, L), dtype=dx.dtype)
@@ -325,11 +321,7 @@ def grad_input_transform_kernel(dv, S, ph, pw, TH, TW, dx):
             base = c * T + i * Q
             for s in range(4):
                 # B dV: rows v0, v1 − v2 + v3, v1 + v2 − v0, −v3
-                o = s * S + base
-                v0 = dv[o:o + Q]
-                v1 = dv[o + 4 * S:o + 4 * S + Q]
-                v2 = dv[o + 8 * S:o + 8 * S + Q]
-                v3 = dv[o + 12 * S:o + 12 * S + Q]
+                v0, v1, v2, v3 = _runs(dv, s * S + base, 4 * S, Q)
                 q0, q1, q2, q3 = qq[0, s], qq[1, s], qq[2, s], qq[3, s]
                 for q in range(Q):
                     q0[q] = v0[q]
@@ -350,13 +342,7 @@ def grad_input_transform_kernel(dv, S, ph, pw, TH, TW, dx):
                 for q in range(Q):
                     e_hi[q] += a1[q] + a2[q] - a0[q]
                     o_hi[q] -= a3[q]
-        for h in range(H):
-            for w in range(W):
-                q = w + pw
-                o = (q >> 1) * N
-                src = od[h + ph, o:o + N] if q & 1 else ev[h + ph, o:o + N]
-                for n in range(N):
-                    dx[n, c, h, w] = src[n]
+        _pack(ev, od, c, ph, pw, dx)
 
 
 @kernel(parallel=False)
