@@ -19,8 +19,9 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
 A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
-2×2 tiles cover without much waste) runs as Winograd F(2×2, 3×3) instead (tinygen.kernels.winograd: 16 GEMMs on transformed 4×4 tiles, 2.25× fewer
-multiply-adds; "Winograd" below); double backward still goes through the ops above.
+2×2 tiles cover without much waste) runs as Winograd F(2×2, 3×3) instead (tinygen.kernels.winograd:
+16 GEMMs on transformed 4×4 tiles, 2.25× fewer multiply-adds; "Winograd" below); double backward
+still goes through the ops above.
 
 Double backward (WGAN-GP penalties through convolutional critics): the three ops — Conv2d,
 ConvTranspose2d, Conv2dWeightGrad — have backwards written with each other's ``apply``
@@ -298,9 +299,8 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 # images, 2 threads, interleaved (ms, im2col → Winograd): 64→64 on 14×14 13.9 → 13.4 (on a
 # quieter machine 11.0 → 10.3, and 17.6 → 15.0 on one thread), 32→32 14×14 5.3 → 4.6,
 # 16→16 28×28 7.7 → 7.2, 64→64 8×8 5.6 → 5.2, 10×10 8.1 → 7.4, 128→128 14×14 46.9 → 34.6,
-# 256→256 8×8 (32 images) 25.7 → 17.1; but 64→64 7×7 3.8 → 4.6 (the 8×8
-# of tiles computes 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3
-# (thin GEMMs). Hence: at least _WINOGRAD_MIN_CHANNELS input and output channels and at most
+# 256→256 8×8 (32 images) 25.7 → 17.1; but 64→64 7×7 3.8 → 4.6 (the 8×8 of tiles computes
+# 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3 (thin GEMMs). Hence: at least _WINOGRAD_MIN_CHANNELS input and output channels and at most
 # _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MAX_WASTE = 1.25
