@@ -59,3 +59,30 @@ def test_overhead_floor_sketch_computes_the_same_gradients_as_tinygen():
         np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(cb.grad, ct.grad.numpy(), rtol=1e-12, atol=1e-15)
         assert np.abs(cb.grad).max() > 0
+
+
+def test_conv_algorithms_script_times_both_algorithms_on_the_same_layer(monkeypatch):
+    """benchmarks/conv_algorithms.py forces each algorithm in turn: both give the same conv2d and
+    gradients (float32 rounding apart), and the forcing is undone afterwards."""
+    import numpy as np
+    import tinygen.kernels as K
+    if not K.numba_available():
+        import pytest
+        pytest.skip("the Winograd path needs the Numba kernels")
+    from benchmarks import conv_algorithms as ca
+    from tinygen.autograd import conv as _conv
+    before = _conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE
+    ran = []
+    original = _conv._winograd_forward
+    monkeypatch.setattr(_conv, "_winograd_forward", lambda *a: ran.append(1) or original(*a))
+    step = ca._step(4, 5, 6, batch=3)
+    out = {}
+    for name in ("im2col", "winograd"):
+        with ca.algorithm(name):
+            out[name] = [a.numpy().copy() for a in step()]
+        assert len(ran) == (name == "winograd")
+    assert (_conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE) == before
+    for a, b in zip(out["im2col"], out["winograd"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(a).max())
+    t = ca.compare(4, 5, 6, batch=2, rounds=1, steps=1)
+    assert set(t) == {"im2col", "winograd"} and all(v > 0 for v in t.values())
