@@ -212,6 +212,7 @@ def test_batch_chunks_and_column_orders_match(monkeypatch, transposed, stride, p
         monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1 if chunked else 1 << 40)
         monkeypatch.setattr(_conv, "_MIN_CHUNK_COLS", 40)     # chunks of 2 images and a last one of 1
         monkeypatch.setattr(_conv, "_BATCH_MINOR_MIN", 1 if batch_minor else 1 << 40)
+        monkeypatch.setattr(_conv, "_BATCH_MINOR_MIN_ROWS", 1)      # (K here is 3·k², below the default)
         xs, ws, bs = t64(x), t64(w), t64(b)
         y = op(xs, ws, bs, stride=stride, padding=padding)
         (gx,) = tg.grad((y * y).sum(), [xs], create_graph=True)
@@ -227,6 +228,33 @@ def test_batch_chunks_and_column_orders_match(monkeypatch, transposed, stride, p
             np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(_conv, "_CHUNK_BYTES", 1)
     assert _conv._chunks(7, 100, 30, 8, "numba") == [(0, 2), (2, 4), (4, 6), (6, 7)]   # an even count
+
+
+def test_batch_minor_order_only_for_chunks_of_8_and_64_column_rows():
+    from tinygen.autograd import conv as _conv
+    assert _conv._batch_minor(16, "numba", 1024) and _conv._batch_minor(8, "numba", 64)
+    assert not _conv._batch_minor(16, "numba", 16)       # conv2d 1→64 4×4: K = 16
+    assert not _conv._batch_minor(4, "numba", 1024)
+    assert not _conv._batch_minor(16, "reference", 1024)
+
+
+def test_thin_convolutions_agree_in_both_column_orders(monkeypatch):
+    """A 1-channel 4×4 stride-2 conv (K = 16 rows: (n, h, w) order) and the same with the
+    batch-minor order forced give the same values and gradients."""
+    from tinygen.autograd import conv as _conv
+    r = np.random.default_rng(3)
+    x, w, b = r.standard_normal((16, 1, 12, 12)), r.standard_normal((8, 1, 4, 4)), r.standard_normal(8)
+
+    def run(min_rows):
+        monkeypatch.setattr(_conv, "_BATCH_MINOR_MIN_ROWS", min_rows)
+        xs, ws, bs = t64(x), t64(w), t64(b)
+        y = F.conv2d(xs, ws, bs, stride=2, padding=1)
+        yt = F.conv_transpose2d(y, t64(w), stride=2, padding=1)          # back to 1 channel (K = 16)
+        (y.sum() + (yt * yt).sum()).backward()
+        return [y.numpy(), yt.numpy(), xs.grad.numpy(), ws.grad.numpy(), bs.grad.numpy()]
+
+    for a, c in zip(run(64), run(1)):
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
 
 
 def test_chunk_plan_depends_on_shapes_only():
