@@ -32,9 +32,9 @@ convolutions. weight_grad(x, g) is bilinear; its adjoints are
 On the CPU (fast path, Numba kernels) the batch is processed in chunks of images on tinygen's
 worker threads (see "batch chunks" below); chunks of 8+ images with 64+ column rows use the
 batch-minor column order (column (ho, wo, n)), whose im2col/col2im kernels vectorise; the
-GEMMs are unchanged and the NCHW ↔ column-order transposes (with the bias add) are single passes. The weight-gradient GEMM
-is computed as cols · g₂ᵀ (K, C_out) when K ≥ C_out (the faster orientation), and
-ConvTranspose2d's two gradients share one im2col(g).
+GEMMs are unchanged and the NCHW ↔ column-order transposes (with the bias add) are single
+passes. The weight-gradient GEMM is computed as cols · g₂ᵀ (K, C_out) when K ≥ C_out (the
+faster orientation), and ConvTranspose2d's two gradients share one im2col(g).
 """
 from __future__ import annotations
 
