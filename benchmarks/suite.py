@@ -4,7 +4,9 @@ PyTorch (same thread count, when installed), and the ratios.
     python -m benchmarks [--quick | --full] [--only SUBSTRING] [--threads 2] [--json FILE]
 
 Each figure is the median of repeated runs after warm-up; tinygen's and PyTorch's repeats are
-interleaved, so background load affects both alike. ``--full`` adds the scaling study (step time
+interleaved, so background load affects both alike. PyTorch is timed twice: in a process of its
+own that never imports tinygen, as its users run it (benchmarks/torch_worker.py says why), and
+in this process, where it shares tinygen's allocator settings ("pt-here"). ``--full`` adds the scaling study (step time
 against batch size and width, as a PNG, against the machine's sgemm roofline) and the full
 training runs of the models (VAE on digits, GAN on ring8) when their scripts are present.
 """
@@ -15,6 +17,7 @@ import datetime
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -68,16 +71,78 @@ def _tinygen_sync():
     return cupy.cuda.Device().synchronize
 
 
-def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15, gpu=None):
+class TorchProcess:
+    """PyTorch's steps run in a worker process that never imports tinygen (benchmarks/torch_worker.py:
+    ``import tinygen`` tunes the allocator of its whole process, which PyTorch would inherit)."""
+
+    def __init__(self, workload_name, threads):
+        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_worker.py")
+        self.proc = subprocess.Popen([sys.executable, worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        try:
+            self._ask({"cmd": "setup", "workload": workload_name, "threads": threads})
+        except BaseException:
+            self.close()
+            raise
+
+    def _ask(self, msg):
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmarks: the PyTorch worker exited (code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"benchmarks: the PyTorch worker failed:\n{reply['error']}")
+        return reply
+
+    def block(self, steps, warm):
+        return self._ask({"cmd": "block", "steps": steps, "warm": warm})["times"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+def _local_block(step, fused):
+    """A column timed in this process: ``block(k, warm)`` is torch_worker.run_block of the step
+    (k timed steps after uncounted ones for ``warm`` seconds), with fused kernels on or off."""
+    from benchmarks.torch_worker import run_block
+
+    def block(k, warm):
+        if fused is None:
+            return run_block(step, k, warm)
+        with _fused(fused):
+            return run_block(step, k, warm)
+    return block
+
+
+def measure(wl, repeats, warmup=2, with_torch=True, block=3, settle=0.15, warm=0.06, gpu=None, threads=None):
     """Median seconds per step for each library column of one workload.
 
-    The columns take turns in blocks of ``block`` steps, after a pause of ``settle`` seconds, and
-    the first step of each block is not counted: background load then affects every column alike,
-    while no column is timed next to the other one's idle worker threads, which keep spinning on
-    the cores after their last parallel region (OpenMP for a few ms, OpenBLAS for up to ~0.1 s:
-    timed step by step in turns, a 2-thread Numba kernel ran 1.8x slower right after a PyTorch
-    step, and PyTorch's MLP VAE step took 8-11 ms right after tinygen's 2-thread BLAS products
-    against 4 ms on quiet cores).
+    The columns take turns in blocks of ``block`` timed steps, each after a pause of ``settle``
+    seconds and then ``warm`` seconds (at least one step) of uncounted steps:
+
+    * the turns make background load affect every column alike;
+    * the pause keeps a column from being timed next to the other one's idle worker threads,
+      which keep spinning on the cores after their last parallel region (OpenMP for a few ms,
+      OpenBLAS for up to ~0.1 s: timed step by step in turns, a 2-thread Numba kernel ran 1.8x
+      slower right after a PyTorch step, and PyTorch's MLP VAE step took 8-11 ms right after
+      tinygen's 2-thread BLAS products against 4 ms on quiet cores);
+    * the uncounted steps let the cores come back from the pause: on the 2-vCPU machines here
+      the first ~40 ms of work after 0.15 s of idle run up to 2x slower, with involuntary context
+      switches (conv2d 3x3 fwd+bwd, 2 threads: steps 2-3 after the pause 13-17 ms, then 8.5 ms;
+      with the pause spent busy on one core instead, 8.5 ms throughout), which is not what a
+      training loop, stepping without pauses, meets.
+
+    PyTorch is timed twice on the CPU: ``torch`` in a process of its own (:class:`TorchProcess`),
+    as PyTorch's users run it, and ``torch_here`` in this process, next to tinygen, where it
+    inherits tinygen's allocator settings (tinygen.memory) and takes no page faults either.
     """
     import tinygen.kernels as kernels
     import tinygen.parallel as parallel
@@ -88,30 +153,31 @@ def measure(wl, repeats, warmup=2, with_torch=True, block=4, settle=0.15, gpu=No
     with _fused(True):
         kernels.warmup()
         step_fused = wl.tinygen()
-    steps = {"numpy": (step_np, False), "fused": (step_fused, True)}
+    blocks = {"numpy": _local_block(step_np, False), "fused": _local_block(step_fused, True)}
+    worker = None
     if with_torch and _torch_available():
-        steps["torch"] = (wl.torch(), None)
+        worker = TorchProcess(wl.name, threads)
+        blocks["torch"] = worker.block
+        blocks["torch_here"] = _local_block(wl.torch(), None)
     gpu = gpu_columns() if gpu is None else gpu
     if gpu.get("tinygen"):                       # tinygen on CuPy (fused CuPy kernels)
         with _fused(True):
-            steps["fused_cuda"] = (_synced(wl.tinygen(device="cuda"), _tinygen_sync()), True)
+            blocks["fused_cuda"] = _local_block(_synced(wl.tinygen(device="cuda"), _tinygen_sync()), True)
     if gpu.get("torch") and with_torch:
         import torch
-        steps["torch_cuda"] = (_synced(wl.torch(device="cuda"), torch.cuda.synchronize), None)
-    times = {k: [] for k in steps}
-    counted = max(1, block - 1)
-    rounds = warmup + -(-repeats // counted)
-    for r in range(rounds):
-        for k, (step, fused) in steps.items():
-            time.sleep(settle)
-            for j in range(block):
-                if fused is None:
-                    t = _time(step)
-                else:
-                    with _fused(fused):
-                        t = _time(step)
-                if r >= warmup and (j > 0 or block == 1):
-                    times[k].append(t)
+        blocks["torch_cuda"] = _local_block(_synced(wl.torch(device="cuda"), torch.cuda.synchronize), None)
+    times = {k: [] for k in blocks}
+    rounds = warmup + -(-repeats // block)
+    try:
+        for r in range(rounds):
+            for k, run_block in blocks.items():
+                time.sleep(settle)
+                ts = run_block(block, warm)
+                if r >= warmup:
+                    times[k].extend(ts)
+    finally:
+        if worker is not None:
+            worker.close()
     for k, ts in times.items():
         columns[k] = statistics.median(ts)
     return columns
@@ -149,11 +215,13 @@ def run(quick=True, only=None, threads=2, repeats=None):
             continue
         wl = cls()
         reps = repeats or (7 if quick else 25)
-        cols = measure(wl, reps)
+        cols = measure(wl, reps, threads=threads)
         row = {"workload": name, **{f"{k}_s": v for k, v in cols.items()}}
         if "torch" in cols:
             row["ratio_fused_vs_torch"] = cols["fused"] / cols["torch"]
             row["ratio_numpy_vs_torch"] = cols["numpy"] / cols["torch"]
+        if "torch_here" in cols:
+            row["ratio_fused_vs_torch_here"] = cols["fused"] / cols["torch_here"]
         if "fused_cuda" in cols and "torch_cuda" in cols:
             row["ratio_cuda_vs_torch_cuda"] = cols["fused_cuda"] / cols["torch_cuda"]
         if wl.flops:
@@ -162,6 +230,8 @@ def run(quick=True, only=None, threads=2, repeats=None):
             row["fused_us_per_op"] = wl.scale(cols["fused"])
             if "torch" in cols:
                 row["torch_us_per_op"] = wl.scale(cols["torch"])
+            if "torch_here" in cols:
+                row["torch_here_us_per_op"] = wl.scale(cols["torch_here"])
         rows.append((wl, cols, row))
     return gflops, rows
 
@@ -171,15 +241,20 @@ def print_table(info, gflops, rows, file=sys.stdout):
     print(f"machine: {info['cpu']}, {info['cores']} cores, BLAS {info['blas']}; sgemm {gflops:.1f} GFLOP/s", file=file)
     print(f"versions: python {info['python']}, numpy {info['numpy']}, numba {info['numba']}, "
           f"torch {info['torch']}, tinygen {info['tinygen']}", file=file)
-    head = f"{'workload':58s} {'numpy-only':>12s} {'fused':>12s} {'pytorch':>12s} {'fused/pt':>9s} {'np/pt':>7s} {'sgemm%':>7s}"
+    print("pytorch: in a process of its own, as its users run it; pt-here: in this process, with tinygen's "
+          "allocator settings", file=file)
+    head = (f"{'workload':58s} {'numpy-only':>12s} {'fused':>12s} {'pytorch':>12s} {'pt-here':>12s} "
+            f"{'fused/pt':>9s} {'/pt-here':>9s} {'np/pt':>7s} {'sgemm%':>7s}")
     print(head, file=file)
     print("-" * len(head), file=file)
     for wl, cols, row in rows:
         ratio = f"{row['ratio_fused_vs_torch']:.2f}" if "ratio_fused_vs_torch" in row else "—"
         ratio_np = f"{row['ratio_numpy_vs_torch']:.2f}" if "ratio_numpy_vs_torch" in row else "—"
+        ratio_here = f"{row['ratio_fused_vs_torch_here']:.2f}" if "ratio_fused_vs_torch_here" in row else "—"
         share = f"{100 * row['sgemm_share_fused']:.0f}%" if "sgemm_share_fused" in row else ""
         print(f"{wl.name:58s} {_fmt(cols.get('numpy'), wl):>12s} {_fmt(cols.get('fused'), wl):>12s} "
-              f"{_fmt(cols.get('torch'), wl):>12s} {ratio:>9s} {ratio_np:>7s} {share:>7s}", file=file)
+              f"{_fmt(cols.get('torch'), wl):>12s} {_fmt(cols.get('torch_here'), wl):>12s} {ratio:>9s} "
+              f"{ratio_here:>9s} {ratio_np:>7s} {share:>7s}", file=file)
     if any("fused_cuda" in cols or "torch_cuda" in cols for _, cols, _ in rows):
         head = f"{'GPU':58s} {'tinygen cuda':>12s} {'pytorch cuda':>12s} {'tg/pt':>9s}"
         print(head, file=file)
@@ -211,7 +286,8 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": info,
-                       "sgemm_gflops": gflops, "results": [r for _, _, r in rows], **extra}, f, indent=2)
+                       "sgemm_gflops": gflops,
+                       "results": [r for _, _, r in rows], **extra}, f, indent=2)
         print(f"wrote {a.json}")
 
 

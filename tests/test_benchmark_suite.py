@@ -86,3 +86,31 @@ def test_conv_algorithms_script_times_both_algorithms_on_the_same_layer(monkeypa
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(a).max())
     t = ca.compare(4, 5, 6, batch=2, rounds=1, steps=1)
     assert set(t) == {"im2col", "winograd"} and all(v > 0 for v in t.values())
+
+
+def test_run_block_times_the_asked_steps_after_uncounted_ones():
+    """Each block of the suite starts with uncounted steps (at least one, for at least ``warm``
+    seconds), then times exactly the asked number."""
+    import time
+    from benchmarks.torch_worker import run_block
+    calls = []
+    assert len(run_block(lambda: calls.append(1), 3, 0.0)) == 3 and len(calls) == 4
+    calls.clear()
+    times = run_block(lambda: calls.append(time.sleep(0.01)), 2, 0.05)
+    assert len(times) == 2 and all(t >= 0.009 for t in times)
+    assert len(calls) >= 2 + 4                   # ≥ 0.05 s of 0.01 s steps before the timed two
+
+
+def test_torch_worker_reports_errors_and_never_imports_tinygen():
+    """The PyTorch column's process answers a bad request with an error the suite raises, and a
+    workload that pulled tinygen in would be refused (the point of the separate process)."""
+    import pytest
+    from benchmarks import suite
+    with pytest.raises(RuntimeError, match="PyTorch worker failed"):
+        suite.TorchProcess("no such workload", 1)
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "torch_worker.py")],
+                         input='{"cmd": "block", "steps": 1}\n{"cmd": "nope"}\n{"cmd": "quit"}\n',
+                         capture_output=True, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 2
+    assert all('"error"' in line for line in lines) and "unknown command 'nope'" in lines[1]
