@@ -1,9 +1,11 @@
-"""im2col against Winograd F(2×2, 3×3) for 3×3 stride-1 conv2d layers, fwd+bwd, side by side.
+"""im2col against Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 conv2d layers, fwd+bwd.
 
-tinygen runs a 3×3 stride-1 conv2d with 16+ channels (and outputs that 2×2 tiles cover with at
-most 25 % waste) as Winograd (``tinygen/kernels/winograd.py``), other convolutions by im2col +
-GEMM. This script times both algorithms on the same layers, in turns (so machine drift hits both
-alike), and prints the median ms per fwd+bwd step, their ratio and which one tinygen picks:
+tinygen runs a 3×3 stride-1 conv2d with 16+ channels as Winograd: F(4×4, 3×3)
+(``tinygen/kernels/winograd4.py``) where each image has 4×4 or more of its 4×4 tiles wasting at
+most 35 %, else F(2×2, 3×3) (``tinygen/kernels/winograd.py``) where 2×2 tiles waste at most 25 %;
+other convolutions by im2col + GEMM. This script times the three algorithms on the same layers,
+in turns (so machine drift hits them alike), and prints the median ms per fwd+bwd step, the
+ratios to im2col and which one tinygen picks:
 
     python benchmarks/conv_algorithms.py [--threads 2] [--rounds 10] [--batch 64]
 
@@ -28,7 +30,9 @@ from tinygen.autograd import conv as _conv  # noqa: E402
 
 # (in channels, out channels, height = width): the conv2d workload, DCGAN/UNet-like widths, and the
 # shapes tinygen leaves to im2col (a 7×7 output, a 1-channel input)
-LAYERS = [(64, 64, 14), (32, 32, 14), (16, 16, 28), (64, 64, 8), (128, 128, 14), (64, 64, 7), (1, 32, 28)]
+LAYERS = [(64, 64, 14), (32, 32, 14), (16, 16, 28), (32, 32, 28), (64, 64, 16), (64, 64, 12), (64, 64, 8),
+          (128, 128, 14), (64, 64, 7), (1, 32, 28)]
+ALGORITHMS = ("im2col", "winograd", "winograd4")
 
 
 def _step(c_in, c_out, size, batch, seed=0):
@@ -46,27 +50,35 @@ def _step(c_in, c_out, size, batch, seed=0):
     return step
 
 
+_KNOBS = ("_WINOGRAD_MIN_CHANNELS", "_WINOGRAD_MAX_WASTE", "_WINOGRAD4_MIN_TILES", "_WINOGRAD4_MAX_WASTE")
+
+
 class algorithm:
-    """Force one algorithm inside the block: "im2col" or "winograd" (thresholds off)."""
+    """Force one algorithm inside the block: "im2col", "winograd" (F(2×2, 3×3)) or "winograd4"
+    (F(4×4, 3×3)), with the thresholds off."""
 
     def __init__(self, name):
+        if name not in ALGORITHMS:
+            raise ValueError(f"algorithm: {name!r} is not one of {ALGORITHMS}")
         self.name = name
 
     def __enter__(self):
-        self.saved = _conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE
-        if self.name == "im2col":
-            _conv._WINOGRAD_MIN_CHANNELS = 1 << 30
-        else:
-            _conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE = 1, float("inf")
+        self.saved = [getattr(_conv, k) for k in _KNOBS]
+        never, always = 1 << 30, float("inf")
+        values = {"im2col": (never, 0, never, 0), "winograd": (1, always, never, 0),
+                  "winograd4": (1, 0, 1, always)}[self.name]
+        for k, v in zip(_KNOBS, values):
+            setattr(_conv, k, v)
 
     def __exit__(self, *exc):
-        _conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE = self.saved
+        for k, v in zip(_KNOBS, self.saved):
+            setattr(_conv, k, v)
 
 
 def compare(c_in, c_out, size, batch=64, rounds=10, steps=4):
     """Median ms per fwd+bwd step of each algorithm, timed in turns."""
     step = _step(c_in, c_out, size, batch)
-    times = {"im2col": [], "winograd": []}
+    times = {name: [] for name in ALGORITHMS}
     for rnd in range(rounds + 1):
         for name in times:
             with algorithm(name):
@@ -87,14 +99,15 @@ def main(argv=None):
     a = p.parse_args(argv)
     tg.set_num_threads(a.threads)
     print(f"conv2d 3×3 stride 1, padding 1, fwd+bwd, batch {a.batch}, {a.threads} threads, float32 (ms)")
-    print(f"{'layer':>22s} {'im2col':>9s} {'winograd':>9s} {'w/i':>6s}  tinygen uses")
+    print(f"{'layer':>22s} {'im2col':>9s} {'F(2×2)':>9s} {'F(4×4)':>9s} {'F2/i':>6s} {'F4/i':>6s}  tinygen uses")
     for c_in, c_out, size in LAYERS:
         t = compare(c_in, c_out, size, a.batch, a.rounds)
         x = np.empty((1, c_in, size, size), np.float32)
-        used = "winograd" if _conv._use_winograd(x, np.empty((c_out, c_in, 3, 3), np.float32), (1, 1), (1, 1),
-                                                 "numba") else "im2col"
+        wg = _conv._use_winograd(x, np.empty((c_out, c_in, 3, 3), np.float32), (1, 1), (1, 1), "numba")
+        used = {None: "im2col"}.get(wg) or ("F(4×4)" if wg.PLANES == 36 else "F(2×2)")
         print(f"{f'{c_in}→{c_out}, {size}×{size}':>22s} {t['im2col']:9.2f} {t['winograd']:9.2f} "
-              f"{t['winograd'] / t['im2col']:6.2f}  {used}", flush=True)
+              f"{t['winograd4']:9.2f} {t['winograd'] / t['im2col']:6.2f} {t['winograd4'] / t['im2col']:6.2f}  {used}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -61,56 +61,31 @@ def test_overhead_floor_sketch_computes_the_same_gradients_as_tinygen():
         assert np.abs(cb.grad).max() > 0
 
 
-def test_conv_algorithms_script_times_both_algorithms_on_the_same_layer(monkeypatch):
-    """benchmarks/conv_algorithms.py forces each algorithm in turn: both give the same conv2d and
-    gradients (float32 rounding apart), and the forcing is undone afterwards."""
+def test_conv_algorithms_script_times_each_algorithm_on_the_same_layer(monkeypatch):
+    """benchmarks/conv_algorithms.py forces each algorithm in turn: all give the same conv2d and
+    gradients (float32 rounding apart), each runs the path it names, and the forcing is undone."""
     import numpy as np
     import tinygen.kernels as K
     if not K.numba_available():
         import pytest
-        pytest.skip("the Winograd path needs the Numba kernels")
+        pytest.skip("the Winograd paths need the Numba kernels")
     from benchmarks import conv_algorithms as ca
     from tinygen.autograd import conv as _conv
-    before = _conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE
+    from tinygen.kernels import winograd, winograd4
+    before = [getattr(_conv, k) for k in ca._KNOBS]
     ran = []
     original = _conv._winograd_forward
-    monkeypatch.setattr(_conv, "_winograd_forward", lambda *a: ran.append(1) or original(*a))
+    monkeypatch.setattr(_conv, "_winograd_forward", lambda *a: ran.append(a[-1]) or original(*a))
     step = ca._step(4, 5, 6, batch=3)
     out = {}
-    for name in ("im2col", "winograd"):
+    for name, module in (("im2col", None), ("winograd", winograd), ("winograd4", winograd4)):
         with ca.algorithm(name):
             out[name] = [a.numpy().copy() for a in step()]
-        assert len(ran) == (name == "winograd")
-    assert (_conv._WINOGRAD_MIN_CHANNELS, _conv._WINOGRAD_MAX_WASTE) == before
-    for a, b in zip(out["im2col"], out["winograd"]):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(a).max())
+        assert ran == ([module] if module else [])
+        ran.clear()
+    assert [getattr(_conv, k) for k in ca._KNOBS] == before
+    for name in ("winograd", "winograd4"):
+        for a, b in zip(out["im2col"], out[name]):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(a).max())
     t = ca.compare(4, 5, 6, batch=2, rounds=1, steps=1)
-    assert set(t) == {"im2col", "winograd"} and all(v > 0 for v in t.values())
-
-
-def test_run_block_times_the_asked_steps_after_uncounted_ones():
-    """Each block of the suite starts with uncounted steps (at least one, for at least ``warm``
-    seconds), then times exactly the asked number."""
-    import time
-    from benchmarks.torch_worker import run_block
-    calls = []
-    assert len(run_block(lambda: calls.append(1), 3, 0.0)) == 3 and len(calls) == 4
-    calls.clear()
-    times = run_block(lambda: calls.append(time.sleep(0.01)), 2, 0.05)
-    assert len(times) == 2 and all(t >= 0.009 for t in times)
-    assert len(calls) >= 2 + 4                   # ≥ 0.05 s of 0.01 s steps before the timed two
-
-
-def test_torch_worker_reports_errors_and_never_imports_tinygen():
-    """The PyTorch column's process answers a bad request with an error the suite raises, and a
-    workload that pulled tinygen in would be refused (the point of the separate process)."""
-    import pytest
-    from benchmarks import suite
-    with pytest.raises(RuntimeError, match="PyTorch worker failed"):
-        suite.TorchProcess("no such workload", 1)
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "torch_worker.py")],
-                         input='{"cmd": "block", "steps": 1}\n{"cmd": "nope"}\n{"cmd": "quit"}\n',
-                         capture_output=True, text=True, timeout=120)
-    lines = out.stdout.splitlines()
-    assert out.returncode == 0 and len(lines) == 2
-    assert all('"error"' in line for line in lines) and "unknown command 'nope'" in lines[1]
+    assert set(t) == set(ca.ALGORITHMS) and all(v > 0 for v in t.values())

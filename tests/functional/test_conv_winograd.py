@@ -141,3 +141,58 @@ def test_empty_batch_and_one_pixel_outputs(monkeypatch):
     fn = lambda x, w: F.conv2d(x, w)                     # a 1×1 output: one tile, three rows dropped
     np.testing.assert_allclose(fn(t64(x), t64(w)).numpy(), conv2d_loops(x, w, None, (1, 1), (0, 0)), rtol=1e-12)
     assert tg.gradcheck(fn, [t64(x), t64(w)])
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 3), ci=st.integers(1, 3), co=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
+       h=st.integers(1, 10), w=st.integers(1, 10), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_f4x4_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
+    """With no thresholds every 3×3 stride-1 conv2d takes the F(4×4, 3×3) path (float64)."""
+    from tinygen.kernels import winograd4
+    h, w = max(h, 3 - 2 * ph), max(w, 3 - 2 * pw)
+    r = np.random.default_rng(seed)
+    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((co, ci, 3, 3))
+    b = r.standard_normal(co) if bias else None
+    fn = lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, padding=(ph, pw))
+    inputs = [x, wt] + ([b] if bias else [])
+    used = []
+    original = _conv._winograd_forward
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
+        mp.setattr(_conv, "_WINOGRAD4_MIN_TILES", 1)
+        mp.setattr(_conv, "_WINOGRAD4_MAX_WASTE", float("inf"))
+        mp.setattr(_conv, "_winograd_forward", lambda *a: used.append(a[-1]) or original(*a))
+        y = leaves_unmodified(fn, *inputs)
+        assert used == [winograd4]
+        np.testing.assert_allclose(y.numpy(), conv2d_loops(x, wt, b, (1, 1), (ph, pw)), rtol=1e-12, atol=1e-12)
+        assert tg.gradcheck(fn, [t64(a) for a in inputs])
+
+
+@pytest.mark.parametrize("hw, expected", [((14, 14), "winograd4"), ((28, 28), "winograd4"), ((16, 30), "winograd4"),
+                                          ((12, 12), "winograd"), ((8, 8), "winograd"), ((14, 9), "winograd"),
+                                          ((13, 13), "winograd"), ((7, 7), None)])
+def test_tile_size_follows_the_output_size(hw, expected):
+    """F(4×4, 3×3) where each image has 4×4 or more of its tiles wasting at most 35 % (13×13 under
+    16×16 wastes 51 %); F(2×2, 3×3) on smaller outputs; im2col where 2×2 tiles waste > 25 %."""
+    x = np.zeros((2, 16) + hw, np.float32)
+    w = np.zeros((16, 16, 3, 3), np.float32)
+    wg = _conv._use_winograd(x, w, (1, 1), (1, 1), "numba")
+    assert (None if wg is None else wg.__name__.rsplit(".", 1)[1]) == expected
+
+
+@pytest.mark.parametrize("n, hw", [(5, (14, 14)), (40, (28, 17))])
+def test_f4x4_float32_agrees_with_im2col(monkeypatch, calls, n, hw):
+    """At the default thresholds a float32 conv on a 14×14 or larger output takes F(4×4, 3×3):
+    values and gradients agree with im2col's to float32 rounding (its points ±2 and G's 1/24
+    round more than F(2×2, 3×3): within 2e-5 of each array's largest value)."""
+    r = np.random.default_rng(4)
+    x = r.standard_normal((n, 16) + hw).astype(np.float32)
+    w = (r.standard_normal((24, 16, 3, 3)) * 0.1).astype(np.float32)
+    b = r.standard_normal(24).astype(np.float32)
+    wino = _step(x, w, b)
+    assert calls == {"forward": 1, "backward": 1}
+    monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    im2col = _step(x, w, b)
+    for a, c in zip(wino, im2col):
+        err = np.abs(a - c).max() / np.abs(c).max()
+        assert err < 2e-5, err

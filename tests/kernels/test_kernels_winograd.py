@@ -1,15 +1,17 @@
-"""Winograd F(2×2, 3×3) transforms: each Numba kernel equals its array reference, the backward
-transforms are the adjoints of the forward ones, and transforms + 16 GEMMs are a convolution."""
+"""Winograd F(2×2, 3×3) and F(4×4, 3×3) transforms: each Numba kernel equals its array reference,
+the backward transforms are the adjoints of the forward ones, and transforms + 16 (36) GEMMs are a
+convolution."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygen.kernels as K
-from tinygen.kernels import conv, winograd as W
+from tinygen.kernels import conv, winograd, winograd4
 
 from .kutil import DTYPES, both, needs_numba
 
 pytestmark = [needs_numba]
+MODULES = pytest.mark.parametrize("W", [winograd, winograd4], ids=["F2x2", "F4x4"])
 
 
 @st.composite
@@ -34,27 +36,29 @@ def _direct(x, w, ph, pw):
     return (w.reshape(k, -1) @ cols).reshape(k, n, oh, ow).transpose(1, 0, 2, 3)
 
 
-def _close(a, b, dtype):
+def _close(a, b, dtype, rtol32=1e-5):
     scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
-    tol = dict(rtol=1e-5, atol=1e-5 * scale) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
+    tol = dict(rtol=rtol32, atol=rtol32 * scale) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
     np.testing.assert_allclose(a, b, **tol)
 
 
+@MODULES
 @settings(max_examples=30, deadline=None)
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**31 - 1))
-def test_kernels_equal_references(geo, dtype, seed):
+def test_kernels_equal_references(W, geo, dtype, seed):
     n, c, k, h, w, ph, pw = geo
     oh, ow, th, tw = W.tiles(h, w, ph, pw)
     x = _rand((n, c, h, w), dtype, seed)
     g = _rand((n, k, oh, ow), dtype, seed + 1)
     wt = _rand((k, c, 3, 3), dtype, seed + 2)
-    m = _rand((16, k, th * tw * n), dtype, seed + 3)
-    dv = _rand((16, c, th * tw * n), dtype, seed + 4)
+    p = W.PLANES
+    m = _rand((p, k, th * tw * n), dtype, seed + 3)
+    dv = _rand((p, c, th * tw * n), dtype, seed + 4)
     b = _rand((k,), dtype, seed + 5)
 
     fused, ref = both(W.input_transform, x, ph, pw)
     _close(fused, ref, dtype)
-    assert fused.shape == (16, c, th * tw * n)
+    assert fused.shape == (p, c, th * tw * n)
     fused, ref = both(W.grad_output_transform, g)
     _close(fused, ref, dtype)
     for bias in (None, b):
@@ -68,16 +72,18 @@ def test_kernels_equal_references(geo, dtype, seed):
     _close(fused, ref, dtype)
 
 
+@MODULES
 @pytest.mark.parametrize("fused", [True, False])
 @settings(max_examples=20, deadline=None)
 @given(geo=geometries(), seed=st.integers(0, 2**31 - 1))
-def test_backward_transforms_are_adjoints(fused, geo, seed):
+def test_backward_transforms_are_adjoints(W, fused, geo, seed):
     """⟨T x, R⟩ = ⟨x, Tᵀ R⟩ for the input, output and weight transforms (float64)."""
     n, c, k, h, w, ph, pw = geo
     oh, ow, th, tw = W.tiles(h, w, ph, pw)
-    x, r = _rand((n, c, h, w), np.float64, seed), _rand((16, c, th * tw * n), np.float64, seed + 1)
-    m, y = _rand((16, k, th * tw * n), np.float64, seed + 2), _rand((n, k, oh, ow), np.float64, seed + 3)
-    wt, d = _rand((k, c, 3, 3), np.float64, seed + 4), _rand((16, k, c), np.float64, seed + 5)
+    p = W.PLANES
+    x, r = _rand((n, c, h, w), np.float64, seed), _rand((p, c, th * tw * n), np.float64, seed + 1)
+    m, y = _rand((p, k, th * tw * n), np.float64, seed + 2), _rand((n, k, oh, ow), np.float64, seed + 3)
+    wt, d = _rand((k, c, 3, 3), np.float64, seed + 4), _rand((p, k, c), np.float64, seed + 5)
     with K.use_fused(fused):
         lhs = np.vdot(W.input_transform(x, ph, pw), r)
         rhs = np.vdot(x, W.grad_input_transform(r, np.empty_like(x), ph, pw))
@@ -89,12 +95,15 @@ def test_backward_transforms_are_adjoints(fused, geo, seed):
             np.vdot(wt, W.weight_grad_transform(d)), rel=1e-10, abs=1e-10)
 
 
+@MODULES
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("h, w, ph, pw", [(14, 14, 1, 1), (7, 9, 1, 0), (5, 6, 2, 1), (1, 1, 1, 1), (3, 3, 0, 0)])
-def test_transforms_and_gemms_are_the_convolution(fused, dtype, h, w, ph, pw):
-    """y = Aᵀ[(G w Gᵀ) ⊙ (Bᵀ d B)]A over channels: 16 GEMMs between the transforms give the
-    convolution, and the backward transforms give its input and weight gradients."""
+@pytest.mark.parametrize("h, w, ph, pw", [(14, 14, 1, 1), (7, 9, 1, 0), (5, 6, 2, 1), (1, 1, 1, 1), (3, 3, 0, 0),
+                                          (28, 13, 1, 2)])
+def test_transforms_and_gemms_are_the_convolution(W, fused, dtype, h, w, ph, pw):
+    """y = Aᵀ[(G w Gᵀ) ⊙ (Bᵀ d B)]A over channels: 16 (36) GEMMs between the transforms give the
+    convolution, and the backward transforms give its input and weight gradients. (F(4×4, 3×3)
+    rounds more in float32: its points ±2 and G's 1/24; compared at 3e-5 of each array's scale.)"""
     n, c, k = 3, 5, 4
     x, wt = _rand((n, c, h, w), dtype, 0), _rand((k, c, 3, 3), dtype, 1)
     b = _rand((k,), dtype, 2)
@@ -108,28 +117,46 @@ def test_transforms_and_gemms_are_the_convolution(fused, dtype, h, w, ph, pw):
         dm = W.grad_output_transform(g)
         dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
         dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
-    _close(y, _direct(x64, w64, ph, pw) + b.reshape(1, -1, 1, 1), dtype)
+    tol = 1e-5 if W is winograd else 3e-5
+    _close(y, _direct(x64, w64, ph, pw) + b.reshape(1, -1, 1, 1), dtype, tol)
     g2 = g64.transpose(1, 0, 2, 3).reshape(k, -1)
-    _close(dx, conv.col2im_ref(w64.reshape(k, -1).T @ g2, x.shape, 3, 3, 1, (ph, pw)), dtype)
-    _close(dw, (g2 @ conv.im2col_ref(x64, 3, 3, 1, (ph, pw)).T).reshape(wt.shape), dtype)
+    _close(dx, conv.col2im_ref(w64.reshape(k, -1).T @ g2, x.shape, 3, 3, 1, (ph, pw)), dtype, tol)
+    _close(dw, (g2 @ conv.im2col_ref(x64, 3, 3, 1, (ph, pw)).T).reshape(wt.shape), dtype, tol)
 
 
-def test_transformed_arrays_keep_their_planes_apart():
-    """The 16 planes of a transformed array are a little more than c·t values apart, never a
+@MODULES
+def test_transformed_arrays_keep_their_planes_apart(W):
+    """The planes of a transformed array are a little more than c·t values apart, never a
     multiple of 4 KB (planes in step would share cache sets), and the kernels read and write
     such strided arrays as well as contiguous ones."""
-    v = W.transformed_empty(64, 784, np.float32)
-    assert v.shape == (16, 64, 784) and v.strides[1:] == (784 * 4, 4)
-    assert v.strides[0] > 64 * 784 * 4 and v.strides[0] % 4096 != 0
+    p = W.PLANES
+    t = 16 * (49 if W is winograd else 16)
+    v = W.transformed_empty(64, t, np.float32)
+    assert v.shape == (p, 64, t) and v.strides[1:] == (t * 4, 4)
+    assert v.strides[0] > 64 * t * 4 and v.strides[0] % 4096 != 0
     x = _rand((16, 64, 14, 14), np.float32, 0)
     W.input_transform(x, 1, 1, out=v)
-    np.testing.assert_array_equal(v, W.input_transform(x, 1, 1, out=np.empty((16, 64, 784), np.float32)))
+    np.testing.assert_array_equal(v, W.input_transform(x, 1, 1, out=np.empty((p, 64, t), np.float32)))
     with pytest.raises(ValueError, match="winograd: out must be a float32 array of shape"):
-        W.input_transform(x, 1, 1, out=np.empty((16, 64, 783), np.float32))
+        W.input_transform(x, 1, 1, out=np.empty((p, 64, t - 1), np.float32))
 
 
-def test_tiles_refuse_a_kernel_larger_than_the_input():
-    assert W.tiles(14, 14, 1, 1) == (14, 14, 7, 7)
-    assert W.tiles(5, 4, 0, 1) == (3, 4, 2, 2)
+@MODULES
+def test_tiles_refuse_a_kernel_larger_than_the_input(W):
+    if W is winograd:
+        assert W.tiles(14, 14, 1, 1) == (14, 14, 7, 7)
+        assert W.tiles(5, 4, 0, 1) == (3, 4, 2, 2)
+    else:
+        assert W.tiles(14, 14, 1, 1) == (14, 14, 4, 4)
+        assert W.tiles(5, 4, 0, 1) == (3, 4, 1, 1)
     with pytest.raises(ValueError, match="3x3 kernel does not fit the padded input"):
         W.tiles(2, 5, 0, 0)
+
+
+def test_f4x4_constants_are_the_minimal_filter():
+    """Aᵀ[(G g) ⊙ (Bᵀ d)] is the 1-D correlation of a 6-value input with a 3-tap filter."""
+    r = np.random.default_rng(0)
+    for _ in range(5):
+        g, d = r.standard_normal(3), r.standard_normal(6)
+        np.testing.assert_allclose(winograd4.AT @ ((winograd4.G @ g) * (winograd4.BT @ d)),
+                                   [g @ d[i:i + 3] for i in range(4)], rtol=1e-13, atol=1e-13)

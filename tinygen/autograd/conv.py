@@ -19,9 +19,10 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
 A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
-2×2 tiles cover without much waste) runs as Winograd F(2×2, 3×3) instead (tinygen.kernels.winograd:
-16 GEMMs on transformed 4×4 tiles, 2.25× fewer multiply-adds; "Winograd" below); double backward
-still goes through the ops above.
+the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 13+ per side
+(tinygen.kernels.winograd4: 36 GEMMs on transformed 6×6 tiles, 4× fewer multiply-adds) or
+F(2×2, 3×3) on smaller ones (tinygen.kernels.winograd: 16 GEMMs on 4×4 tiles, 2.25× fewer);
+"Winograd" below. Double backward still goes through the ops above.
 
 Double backward (WGAN-GP penalties through convolutional critics): the three ops — Conv2d,
 ConvTranspose2d, Conv2dWeightGrad — have backwards written with each other's ``apply``
@@ -42,7 +43,7 @@ import threading
 
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
-from ..kernels import winograd
+from ..kernels import winograd, winograd4
 from ..parallel import map_chunks, matmul as _pmatmul, split_evenly
 from . import grad_mode
 from .dual import is_tensor
@@ -89,12 +90,12 @@ _MIN_CHUNK_COLS = 256
 _KEEP_COLS_BYTES = 64 << 20      # Conv2d keeps its forward columns for backward up to this size
 
 
-def _chunks(n, per_image, l, itemsize, impl):
+def _chunks(n, per_image, l, itemsize, impl, budget_scale=1):
     """[(n0, n1), ...] covering range(n) (at least one, possibly empty, chunk), sizes within one."""
     if impl != "numba" or n <= 1:
         return [(0, n)]
     nb = _CHUNK_IMAGES
-    while nb > 1 and nb * per_image * itemsize > _CHUNK_BYTES:
+    while nb > 1 and nb * per_image * itemsize > budget_scale * _CHUNK_BYTES:
         nb //= 2
     nb = max(nb, -(-_MIN_CHUNK_COLS // max(l, 1)))
     if nb >= n:
@@ -298,7 +299,7 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
     col2im(cg, tuple(dst.shape), kh, kw, (sh, sw), (ph, pw), out=dst, batch_minor=bm)
 
 
-# --------------------------------------------------------------------------- Winograd F(2×2, 3×3)
+# --------------------------------------------------------------------------- Winograd F(2×2) and F(4×4)
 # A 3×3 stride-1 convolution on the CPU (Numba kernels) runs as 16 GEMMs on Winograd-transformed
 # tiles (tinygen.kernels.winograd): 2.25× fewer multiply-adds than im2col's GEMM, for transforms
 # that write 4 values per input value (im2col writes 9). Same batch chunks and worker threads
@@ -311,49 +312,71 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 # _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MAX_WASTE = 1.25
+# F(4×4, 3×3) (tinygen.kernels.winograd4: 36 GEMMs on 6×6 tiles, 4× fewer multiply-adds than
+# im2col) where each image has at least 4×4 of its tiles, and they waste at most 35 % (14×14
+# outputs under 16×16 of tiles waste 31 %). Measured fwd+bwd on 64 images, 2 threads,
+# interleaved (ms, F(2×2) → F(4×4)): 64→64 28×28 37.5 → 29.0, 16→16 28×28 5.0 → 3.5, 64→64
+# 16×16 13.2 → 9.6, 14×14 8.7 → 8.3, 128→128 14×14 27.1 → 25.6; but 64→64 12×12 8.6 → 9.2,
+# 10×10 5.7 → 7.6, 8×8 3.2 → 3.4, 7×7 (im2col) 2.5 → 2.7: the GEMMs of 3×3 or fewer tiles per
+# image are too narrow. (benchmarks/conv_algorithms.py times all three on such layers.)
+_WINOGRAD4_MIN_TILES = 4
+_WINOGRAD4_MAX_WASTE = 1.35
 
 
 def _use_winograd(x, w, stride, padding, impl):
+    """The Winograd module for this convolution (winograd4 for F(4×4, 3×3), winograd for
+    F(2×2, 3×3)), or None for im2col."""
     if not (impl == "numba" and w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1)
             and w.shape[0] >= _WINOGRAD_MIN_CHANNELS and w.shape[1] >= _WINOGRAD_MIN_CHANNELS
             and x.dtype == w.dtype):
-        return False
+        return None
     oh, ow = x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2
-    return oh >= 1 and ow >= 1 and (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow
+    if oh < 1 or ow < 1:
+        return None
+    th4, tw4 = -(-oh // 4), -(-ow // 4)
+    if min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow:
+        return winograd4
+    if (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow:
+        return winograd
+    return None
 
 
-def _winograd_chunks(x, th, tw):
-    return _chunks(x.shape[0], 16 * x.shape[1] * th * tw, th * tw, x.dtype.itemsize, "numba")
+def _winograd_chunks(x, th, tw, wg):
+    # F(4×4, 3×3) keeps chunks of 16 images up to twice the bytes: its GEMMs are 3× narrower
+    # per image (fwd+bwd, 2 threads, 64 images, 14×14, chunks of 8 → 16 images: 128 channels
+    # 28.6 → 25.6 ms, 64 channels 8.8 → 8.3 ms)
+    return _chunks(x.shape[0], wg.PLANES * x.shape[1] * th * tw, th * tw, x.dtype.itemsize, "numba",
+                   1 if wg is winograd else 2)
 
 
-def _transformed_scratch(c, t, dtype, role):
-    return winograd.transformed_empty(c, t, dtype, alloc=lambda size: _scratch(backend.numpy, (size,), dtype, role))
+def _transformed_scratch(wg, c, t, dtype, role):
+    return wg.transformed_empty(c, t, dtype, alloc=lambda size: _scratch(backend.numpy, (size,), dtype, role))
 
 
-def _winograd_forward(x, w, b, padding):
+def _winograd_forward(x, w, b, padding, wg=winograd):
     """y = conv2d(x, w, padding) + b, stride 1, 3×3: per chunk V = input transform, M[p] = U[p] V[p],
     y = output transform of M."""
     xp = backend.numpy
     n, c, h, wd = x.shape
     k = w.shape[0]
     ph, pw = padding
-    oh, ow, th, tw = winograd.tiles(h, wd, ph, pw)
-    u = winograd.weight_transform(w)
+    oh, ow, th, tw = wg.tiles(h, wd, ph, pw)
+    u = wg.weight_transform(w)
     y = xp.empty((n, k, oh, ow), dtype=x.dtype)
-    chunks = _winograd_chunks(x, th, tw)
+    chunks = _winograd_chunks(x, th, tw, wg)
 
     def one(bounds):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
-        v = winograd.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(c, t, x.dtype, "wino_v"))
-        m = xp.matmul(u, v, out=_transformed_scratch(k, t, x.dtype, "wino_m"))
-        winograd.output_transform(m, y[n0:n1], b)
+        v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, c, t, x.dtype, "wino_v"))
+        m = xp.matmul(u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
+        wg.output_transform(m, y[n0:n1], b)
 
     map_chunks(one, chunks)
     return y
 
 
-def _winograd_backward(x, w, g, padding, need_x, need_w):
+def _winograd_backward(x, w, g, padding, need_x, need_w, wg=winograd):
     """(∂L/∂x, ∂L/∂w) of the Winograd convolution: per chunk dM = output-gradient transform of g,
     ∂L/∂x = input-gradient transform of Uᵀ dM, and dU = Σ_chunks dM Vᵀ (V recomputed from x),
     ∂L/∂w = Gᵀ dU G."""
@@ -361,33 +384,34 @@ def _winograd_backward(x, w, g, padding, need_x, need_w):
     n, c, h, wd = x.shape
     k = w.shape[0]
     ph, pw = padding
-    _, _, th, tw = winograd.tiles(h, wd, ph, pw)
-    ut = winograd.weight_transform(w).transpose(0, 2, 1) if need_x else None
+    _, _, th, tw = wg.tiles(h, wd, ph, pw)
+    ut = wg.weight_transform(w).transpose(0, 2, 1) if need_x else None
     gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None
-    chunks = _winograd_chunks(x, th, tw)
+    chunks = _winograd_chunks(x, th, tw, wg)
 
     def one(bounds):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
-        dm = winograd.grad_output_transform(g[n0:n1], out=_transformed_scratch(k, t, x.dtype, "wino_m"))
+        dm = wg.grad_output_transform(g[n0:n1], out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
         if need_x:
-            dv = xp.matmul(ut, dm, out=_transformed_scratch(c, t, x.dtype, "wino_dv"))
-            winograd.grad_input_transform(dv, gx[n0:n1], ph, pw)
+            dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, c, t, x.dtype, "wino_dv"))
+            wg.grad_input_transform(dv, gx[n0:n1], ph, pw)
         if not need_w:
             return None
-        v = winograd.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(c, t, x.dtype, "wino_v"))
+        v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, c, t, x.dtype, "wino_v"))
         return xp.matmul(dm, v.transpose(0, 2, 1))
 
     parts = map_chunks(one, chunks)
-    gw = winograd.weight_grad_transform(_sum_in_order(parts)) if need_w else None
+    gw = wg.weight_grad_transform(_sum_in_order(parts)) if need_w else None
     return gx, gw
 
 
 # --------------------------------------------------------------------------- array versions
 def conv2d_array(x, w, b, stride, padding, return_cols=False):
     """y = conv2d(x, w) + b; with ``return_cols``, (y, the (chunks, columns) it unfolded)."""
-    if not return_cols and _use_winograd(x, w, stride, padding, select_impl(x)[0]):
-        return _winograd_forward(x, w, b, padding)
+    wg = None if return_cols else _use_winograd(x, w, stride, padding, select_impl(x)[0])
+    if wg is not None:
+        return _winograd_forward(x, w, b, padding, wg)
     c_out = w.shape[0]
     y, _, cols = _unfold_pass(x, tuple(w.shape[2:]), stride, padding, w2=w.reshape(c_out, -1), bias=b,
                               keep_cols=return_cols)
@@ -442,8 +466,9 @@ def conv2d_backward_array(x, w, g, stride, padding, kept, need_x, need_w):
     """(∂L/∂x, ∂L/∂w) of y = conv2d(x, w) in one pass over the batch chunks: per chunk, g in
     column order once feeds both GEMMs (col2im(W₂ᵀ g₂) and cols · g₂ᵀ). ``kept``: the
     ``(chunks, columns)`` the forward kept, or None to unfold x again chunk by chunk."""
-    if kept is None and _use_winograd(x, w, stride, padding, select_impl(g)[0]) and g.dtype == x.dtype:
-        return _winograd_backward(x, w, g, padding, need_x, need_w)
+    wg = _use_winograd(x, w, stride, padding, select_impl(g)[0]) if kept is None and g.dtype == x.dtype else None
+    if wg is not None:
+        return _winograd_backward(x, w, g, padding, need_x, need_w, wg)
     xp = backend.get_array_module(g)
     impl = select_impl(g)[0]
     ksize = tuple(w.shape[2:])

@@ -17,7 +17,8 @@ reports Numba's version (or why it is unavailable) and each kernel's compile sta
 Ops (see each module for formulas and layouts):
 
 * :mod:`.conv`: ``im2col``, ``col2im`` (columns ``(C*kh*kw, N*OH*OW)``)
-* :mod:`.winograd`: the Winograd F(2×2, 3×3) transforms of 3×3 stride-1 convolutions
+* :mod:`.winograd`, :mod:`.winograd4`: the Winograd F(2×2, 3×3) and F(4×4, 3×3) transforms of 3×3
+  stride-1 convolutions
 * :mod:`.norm`: ``batch_norm_forward``, ``batch_norm_backward`` (training-mode batch norm)
 * :mod:`.activations`: ``act_forward``, ``act_backward``
 * :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
@@ -32,7 +33,7 @@ import time
 
 from ._jit import fused_enabled, kernel_status, numba_available, select_impl, use_fused
 from .activations import ACTIVATIONS, act_backward, act_forward
-from . import winograd
+from . import winograd, winograd4
 from .conv import col2im, conv_geometry, im2col
 from .embedding import scatter_rows
 from .losses import bce_logits_backward, bce_logits_forward, mse_backward, mse_forward
@@ -63,11 +64,12 @@ def warmup(dtypes=("float32", "float64")) -> dict:
             col2im(cols, x.shape, 3, 3, 1, 1)
             col2im(im2col(x, 3, 3, 1, 1, batch_minor=True), x.shape, 3, 3, 1, 1, batch_minor=True)
             w3 = np.ones((1, 1, 3, 3), dtype=dt)
-            u = winograd.weight_transform(w3)
-            winograd.weight_grad_transform(u)
-            v = winograd.input_transform(x, 1, 1)
-            winograd.output_transform(v, np.empty_like(x), v[0, 0, :1])
-            winograd.grad_input_transform(winograd.grad_output_transform(x), np.empty_like(x), 1, 1)
+            for wg in (winograd, winograd4):
+                u = wg.weight_transform(w3)
+                wg.weight_grad_transform(u)
+                v = wg.input_transform(x, 1, 1)
+                wg.output_transform(v, np.empty_like(x), v[0, 0, :1])
+                wg.grad_input_transform(wg.grad_output_transform(x), np.empty_like(x), 1, 1)
             v = x.reshape(-1)
             _, mean, _, istd = batch_norm_forward(x, v[:1], v[:1], 1e-5)
             batch_norm_backward(x, x, v[:1], mean, istd)

@@ -43,6 +43,9 @@ import numpy
 
 from ._jit import helper, kernel, prange, select_impl
 
+PLANES = 16       # transformed positions (GEMMs)
+TILE = 2          # output tile side
+
 BT = numpy.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=numpy.float64)
 G = numpy.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=numpy.float64)
 AT = numpy.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=numpy.float64)
@@ -77,17 +80,17 @@ def weight_grad_transform_ref(du, xp=None):
     return xp.ascontiguousarray(dw.transpose(1, 2, 0, 3))
 
 
-def transformed_empty(c, t, dtype, xp=numpy, alloc=None):
-    """An empty (16, c, t) array for V, dV or dM whose 16 planes are ``t·c`` values plus a small
-    gap apart: the transforms write (or read) the 16 planes in step, and planes a multiple of
+def transformed_empty(c, t, dtype, xp=numpy, alloc=None, planes=16):
+    """An empty (planes, c, t) array for V, dV or dM whose planes are ``t·c`` values plus a small
+    gap apart: the transforms write (or read) the planes in step, and planes a multiple of
     4 KB apart would all fall into the same cache sets (measured on 16 images of 64 channels,
     14×14: input transform 1.8 → 0.3 ms). ``alloc(n)``: where the flat buffer comes from."""
     itemsize = numpy.dtype(dtype).itemsize
     plane = c * t * itemsize
     stride = -(-plane // 4096) * 4096 + 320            # bytes; 320 = 5 cache lines
     se = stride // itemsize
-    flat = alloc(16 * se) if alloc is not None else xp.empty(16 * se, dtype=dtype)
-    return flat.reshape(16, se)[:, :c * t].reshape(16, c, t)
+    flat = alloc(planes * se) if alloc is not None else xp.empty(planes * se, dtype=dtype)
+    return flat.reshape(planes, se)[:, :c * t].reshape(planes, c, t)
 
 
 # ----------------------------------------------------------------------------- references
@@ -396,7 +399,7 @@ def weight_grad_transform_kernel(du, dw):
 
 def _out(out, shape, dtype, xp):
     if out is None:
-        return transformed_empty(shape[1], shape[2], dtype, xp)
+        return transformed_empty(shape[1], shape[2], dtype, xp, planes=shape[0])
     if tuple(out.shape) != tuple(shape) or out.dtype != dtype or not _has_planes(out):
         raise ValueError(f"winograd: out must be a {dtype} array of shape {tuple(shape)} with contiguous "
                          f"(c, t) planes, got {out.dtype} {tuple(out.shape)} with strides {out.strides}")
@@ -404,7 +407,7 @@ def _out(out, shape, dtype, xp):
 
 
 def _has_planes(a):
-    """True when the (16, c, t) array ``a`` has contiguous (c, t) planes (strides of size-1 axes
+    """True when the (planes, c, t) array ``a`` has contiguous (c, t) planes (strides of size-1 axes
     do not count), at least c·t values apart."""
     isz = a.itemsize
     if a.size == 0:
@@ -414,12 +417,12 @@ def _has_planes(a):
 
 
 def _flat(a):
-    """(the 1-D contiguous span of a (16, c, t) array with contiguous planes, its plane stride S)."""
+    """(the 1-D contiguous span of a (planes, c, t) array with contiguous planes, its plane stride S)."""
     if not _has_planes(a):
         raise ValueError(f"winograd: transformed arrays need contiguous (c, t) planes, got strides {a.strides}")
     isz = a.itemsize
     s = a.strides[0] // isz
-    span = 15 * s + a.shape[1] * a.shape[2]
+    span = (a.shape[0] - 1) * s + a.shape[1] * a.shape[2]
     return numpy.lib.stride_tricks.as_strided(a, shape=(span,), strides=(isz,)), s
 
 
