@@ -369,45 +369,80 @@ def f43_grad_input_transform_kernel(dv, S, ph, pw, TH, TW, dx):
         _pack4(pl, c, ph, pw, dx)
 
 
+@helper
+def _g(x0, x1, x2, r0, r1, r2, r3, r4, r5, n):
+    """r = G x on runs of n values: (x0/4, −(x0 + x1 + x2)/6, −(x0 − x1 + x2)/6,
+    x0/24 + x1/12 + x2/6, x0/24 − x1/12 + x2/6, x2)."""
+    for q in range(n):
+        a0, a1, a2 = x0[q], x1[q], x2[q]
+        e = a0 + a2
+        h = a0 / 24.0 + a2 / 6.0
+        r0[q] = a0 / 4.0
+        r1[q] = -(e + a1) / 6.0
+        r2[q] = -(e - a1) / 6.0
+        r3[q] = h + a1 / 12.0
+        r4[q] = h - a1 / 12.0
+        r5[q] = a2
+
+
+@helper
+def _gt(z0, z1, z2, z3, z4, z5, r0, r1, r2, n):
+    """r = Gᵀ z on runs of n values: (z0/4 − (z1 + z2)/6 + (z3 + z4)/24,
+    (z2 − z1)/6 + (z3 − z4)/12, −(z1 + z2)/6 + (z3 + z4)/6 + z5)."""
+    for q in range(n):
+        s12 = z1[q] + z2[q]
+        s34 = z3[q] + z4[q]
+        r0[q] = z0[q] / 4.0 - s12 / 6.0 + s34 / 24.0
+        r1[q] = (z2[q] - z1[q]) / 6.0 + (z3[q] - z4[q]) / 12.0
+        r2[q] = (s34 - s12) / 6.0 + z5[q]
+
+
 @kernel(parallel=False)
-def f43_weight_transform_kernel(w, g, u):
-    """u[6r + s, k, c] = Σ_ab g[r, a]·w[k, c, a, b]·g[s, b] (G w Gᵀ), in float64, rounded once.
-    (A kernel rather than two tensordots: BLAS outside tinygen's workers would start OpenBLAS's
-    threads, whose spinning then slows the convolution's chunks.)"""
+def f43_weight_transform_kernel(w, u):
+    """u[6r + s, k, :] = (G w[k, c] Gᵀ)[r, s] for all c at once: one output channel's weights
+    gathered into nine float64 rows of C values, G applied down the kernel's rows, then across
+    its columns, each output row written whole (rounded once)."""
     K, C = w.shape[0], w.shape[1]
-    gw = numpy.empty((6, 3), dtype=numpy.float64)
-    row = numpy.empty((36, C), dtype=u.dtype)
+    wk = numpy.empty((3, 3, C), dtype=numpy.float64)
+    gw = numpy.empty((6, 3, C), dtype=numpy.float64)     # G w: (row r, kernel column b)
+    t = numpy.empty((6, C), dtype=numpy.float64)
     for k in range(K):
         for c in range(C):
-            for r in range(6):
+            for a in range(3):
                 for b in range(3):
-                    gw[r, b] = g[r, 0] * w[k, c, 0, b] + g[r, 1] * w[k, c, 1, b] + g[r, 2] * w[k, c, 2, b]
-            for r in range(6):
-                for s in range(6):
-                    row[6 * r + s, c] = gw[r, 0] * g[s, 0] + gw[r, 1] * g[s, 1] + gw[r, 2] * g[s, 2]
-        for p in range(36):
-            u[p, k] = row[p]
+                    wk[a, b, c] = w[k, c, a, b]
+        for b in range(3):
+            _g(wk[0, b], wk[1, b], wk[2, b], gw[0, b], gw[1, b], gw[2, b], gw[3, b], gw[4, b], gw[5, b], C)
+        for r in range(6):
+            _g(gw[r, 0], gw[r, 1], gw[r, 2], t[0], t[1], t[2], t[3], t[4], t[5], C)
+            for s in range(6):
+                dst = u[6 * r + s, k]
+                src = t[s]
+                for c in range(C):
+                    dst[c] = src[c]
 
 
 @kernel(parallel=False)
-def f43_weight_grad_transform_kernel(du, g, dw):
-    """dw[k, c, a, b] = Σ_rs g[r, a]·du[6r + s, k, c]·g[s, b] (Gᵀ dU G), in float64, rounded once."""
+def f43_weight_grad_transform_kernel(du, dw):
+    """dw[k, c] = Gᵀ dU[:, k, c] G for all c at once (float64 rows of C values, rounded once)."""
     K, C = dw.shape[0], dw.shape[1]
-    t = numpy.empty((3, 6), dtype=numpy.float64)
+    z = numpy.empty((6, 6, C), dtype=numpy.float64)
+    t = numpy.empty((3, 6, C), dtype=numpy.float64)      # Gᵀ dU: (a, s)
+    o = numpy.empty((3, 3, C), dtype=numpy.float64)
     for k in range(K):
+        for p in range(36):
+            src = du[p, k]
+            dst = z[p // 6, p % 6]
+            for c in range(C):
+                dst[c] = src[c]
+        for s in range(6):
+            _gt(z[0, s], z[1, s], z[2, s], z[3, s], z[4, s], z[5, s], t[0, s], t[1, s], t[2, s], C)
+        for a in range(3):
+            _gt(t[a, 0], t[a, 1], t[a, 2], t[a, 3], t[a, 4], t[a, 5], o[a, 0], o[a, 1], o[a, 2], C)
         for c in range(C):
             for a in range(3):
-                for s in range(6):
-                    acc = 0.0
-                    for r in range(6):
-                        acc += g[r, a] * du[6 * r + s, k, c]
-                    t[a, s] = acc
-            for a in range(3):
                 for b in range(3):
-                    acc = 0.0
-                    for s in range(6):
-                        acc += t[a, s] * g[s, b]
-                    dw[k, c, a, b] = acc
+                    dw[k, c, a, b] = o[a, b, c]
 
 
 def weight_transform(w):
@@ -416,7 +451,7 @@ def weight_transform(w):
     if impl != "numba":
         return weight_transform_ref(w, xp=xp)
     u = xp.empty((PLANES, w.shape[0], w.shape[1]), dtype=w.dtype)
-    f43_weight_transform_kernel(xp.ascontiguousarray(w), G, u)
+    f43_weight_transform_kernel(xp.ascontiguousarray(w), u)
     return u
 
 
@@ -426,7 +461,7 @@ def weight_grad_transform(du):
     if impl != "numba":
         return weight_grad_transform_ref(du, xp=xp)
     dw = xp.empty((du.shape[1], du.shape[2], 3, 3), dtype=du.dtype)
-    f43_weight_grad_transform_kernel(xp.ascontiguousarray(du), G, dw)
+    f43_weight_grad_transform_kernel(xp.ascontiguousarray(du), dw)
     return dw
 
 
