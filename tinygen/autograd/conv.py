@@ -19,7 +19,7 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
 A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
-the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 13+ per side
+the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 10+ per side
 (tinygen.kernels.winograd4: 36 GEMMs on transformed 6×6 tiles, 4× fewer multiply-adds) or
 F(2×2, 3×3) on smaller ones (tinygen.kernels.winograd: 16 GEMMs on 4×4 tiles, 2.25× fewer);
 "Winograd" below. Double backward still goes through the ops above.
@@ -313,14 +313,15 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MAX_WASTE = 1.25
 # F(4×4, 3×3) (tinygen.kernels.winograd4: 36 GEMMs on 6×6 tiles, 4× fewer multiply-adds than
-# im2col) where each image has at least 4×4 of its tiles, and they waste at most 35 % (14×14
-# outputs under 16×16 of tiles waste 31 %). Measured fwd+bwd on 64 images, 2 threads,
-# interleaved (ms, F(2×2) → F(4×4)): 64→64 28×28 37.5 → 29.0, 16→16 28×28 5.0 → 3.5, 64→64
-# 16×16 13.2 → 9.6, 14×14 8.7 → 8.3, 128→128 14×14 27.1 → 25.6; but 64→64 12×12 8.6 → 9.2,
-# 10×10 5.7 → 7.6, 8×8 3.2 → 3.4, 7×7 (im2col) 2.5 → 2.7: the GEMMs of 3×3 or fewer tiles per
-# image are too narrow. (benchmarks/conv_algorithms.py times all three on such layers.)
-_WINOGRAD4_MIN_TILES = 4
-_WINOGRAD4_MAX_WASTE = 1.35
+# im2col) where each image has at least 3×3 of its tiles, and they waste at most 50 % (10×10
+# outputs under 12×12 of tiles waste 44 %). Measured fwd+bwd on 64 images, 2 threads, in turns
+# (benchmarks/conv_algorithms.py; ms, im2col / F(2×2) / F(4×4)): 64→64 14×14 9.5 / 8.5 / 7.4,
+# 32→32 28×28 17.8 / 13.2 / 8.5, 64→64 16×16 16.5 / 12.1 / 8.1, 128→128 14×14 37.5 / 26.5 /
+# 22.0, 128→128 12×12 27.4 / 18.8 / 16.8, 64→64 11×11 6.0 / 5.8 / 4.4, 10×10 5.3 / 4.3 / 4.2;
+# but 64→64 8×8 3.6 / 3.5 / 5.3 and 7×7 2.6 / 2.9 / 2.9: with 2×2 tiles per image its GEMMs
+# are too narrow.
+_WINOGRAD4_MIN_TILES = 3
+_WINOGRAD4_MAX_WASTE = 1.5
 
 
 def _use_winograd(x, w, stride, padding, impl):
