@@ -36,27 +36,39 @@ def calls(monkeypatch):
     return seen
 
 
-@settings(max_examples=20, deadline=None)
-@given(n=st.integers(1, 3), ci=st.integers(1, 3), co=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
-       h=st.integers(1, 7), w=st.integers(1, 7), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
-def test_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
-    """With no thresholds every 3×3 stride-1 conv2d takes the Winograd path (float64)."""
-    h, w = max(h, 3 - 2 * ph), max(w, 3 - 2 * pw)
+def _forced_path_matches_loops(module, knobs, k, stride, n, ci, co, ph, pw, h, w, bias, seed):
+    """With ``knobs`` set on tinygen.autograd.conv, a k×k conv2d takes the Winograd path of
+    ``module``: the definition's values and gradients passing gradcheck (float64)."""
+    h, w = max(h, k - 2 * ph), max(w, k - 2 * pw)
     r = np.random.default_rng(seed)
-    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((co, ci, 3, 3))
+    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((co, ci, k, k))
     b = r.standard_normal(co) if bias else None
-    fn = lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, padding=(ph, pw))
+    fn = lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, stride=stride, padding=(ph, pw))
     inputs = [x, wt] + ([b] if bias else [])
-    seen = []
+    used = []
     original = _conv._winograd_forward
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
-        mp.setattr(_conv, "_WINOGRAD_MAX_WASTE", float("inf"))
-        mp.setattr(_conv, "_winograd_forward", lambda *a: seen.append(1) or original(*a))
+    with pytest.MonkeyPatch.context() as mp:      # (hypothesis: no function-scoped fixtures)
+        for name, value in knobs.items():
+            mp.setattr(_conv, name, value)
+        mp.setattr(_conv, "_winograd_forward", lambda *a: used.append(a[4]) or original(*a))
         y = leaves_unmodified(fn, *inputs)
-        assert seen == [1]
-        np.testing.assert_allclose(y.numpy(), conv2d_loops(x, wt, b, (1, 1), (ph, pw)), rtol=1e-12, atol=1e-12)
+        assert used == [module]
+        np.testing.assert_allclose(y.numpy(), conv2d_loops(x, wt, b, (stride, stride), (ph, pw)),
+                                   rtol=1e-12, atol=1e-12)
         assert tg.gradcheck(fn, [t64(a) for a in inputs])
+
+
+GEOMETRY = dict(n=st.integers(1, 3), ci=st.integers(1, 3), co=st.integers(1, 3), ph=st.integers(0, 2),
+                pw=st.integers(0, 2), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 7), w=st.integers(1, 7), **GEOMETRY)
+def test_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
+    """With no thresholds every 3×3 stride-1 conv2d takes the F(2×2, 3×3) path (float64)."""
+    from tinygen.kernels import winograd
+    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD_MAX_WASTE": float("inf"), "_WINOGRAD4_MIN_TILES": 1 << 30}
+    _forced_path_matches_loops(winograd, knobs, 3, 1, n, ci, co, ph, pw, h, w, bias, seed)
 
 
 def _step(x, w, b, padding=1, stride=1):
@@ -144,28 +156,12 @@ def test_empty_batch_and_one_pixel_outputs(monkeypatch):
 
 
 @settings(max_examples=15, deadline=None)
-@given(n=st.integers(1, 3), ci=st.integers(1, 3), co=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
-       h=st.integers(1, 10), w=st.integers(1, 10), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(h=st.integers(1, 10), w=st.integers(1, 10), **GEOMETRY)
 def test_f4x4_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
     """With no thresholds every 3×3 stride-1 conv2d takes the F(4×4, 3×3) path (float64)."""
     from tinygen.kernels import winograd4
-    h, w = max(h, 3 - 2 * ph), max(w, 3 - 2 * pw)
-    r = np.random.default_rng(seed)
-    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((co, ci, 3, 3))
-    b = r.standard_normal(co) if bias else None
-    fn = lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, padding=(ph, pw))
-    inputs = [x, wt] + ([b] if bias else [])
-    used = []
-    original = _conv._winograd_forward
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
-        mp.setattr(_conv, "_WINOGRAD4_MIN_TILES", 1)
-        mp.setattr(_conv, "_WINOGRAD4_MAX_WASTE", float("inf"))
-        mp.setattr(_conv, "_winograd_forward", lambda *a: used.append(a[-1]) or original(*a))
-        y = leaves_unmodified(fn, *inputs)
-        assert used == [winograd4]
-        np.testing.assert_allclose(y.numpy(), conv2d_loops(x, wt, b, (1, 1), (ph, pw)), rtol=1e-12, atol=1e-12)
-        assert tg.gradcheck(fn, [t64(a) for a in inputs])
+    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD4_MIN_TILES": 1, "_WINOGRAD4_MAX_WASTE": float("inf")}
+    _forced_path_matches_loops(winograd4, knobs, 3, 1, n, ci, co, ph, pw, h, w, bias, seed)
 
 
 @pytest.mark.parametrize("hw, expected", [((14, 14), "winograd4"), ((28, 28), "winograd4"), ((16, 30), "winograd4"),
@@ -193,6 +189,78 @@ def test_f4x4_float32_agrees_with_im2col(monkeypatch, calls, n, hw):
     assert calls == {"forward": 1, "backward": 1}
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
     im2col = _step(x, w, b)
+    for a, c in zip(wino, im2col):
+        err = np.abs(a - c).max() / np.abs(c).max()
+        assert err < 2e-5, err
+
+
+@settings(max_examples=15, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), **GEOMETRY)
+def test_stride2_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
+    """A 4×4 stride-2 conv2d on the F(4×4, 2×2) path (float64): the definition's values, and
+    gradients that pass gradcheck, the weight gradient from the V its forward kept."""
+    from tinygen.kernels import winograd_s2
+    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD_S2_MAX_WASTE": float("inf")}
+    _forced_path_matches_loops(winograd_s2, knobs, 4, 2, n, ci, co, ph, pw, h, w, bias, seed)
+
+
+@pytest.fixture
+def s2_everywhere(monkeypatch):
+    """Every 4×4 stride-2 conv2d takes the F(4×4, 2×2) path, whatever its channels and waste."""
+    monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(_conv, "_WINOGRAD_S2_MAX_WASTE", float("inf"))
+
+
+def test_stride2_double_backward_and_retained_graph(s2_everywhere):
+    """Second derivatives through the F(4×4, 2×2) conv (gradgradcheck), and a graph retained for
+    two backward passes: the kept V serves both (gradients add up), then goes back to the pool."""
+    r = np.random.default_rng(5)
+    x, w = r.standard_normal((2, 2, 8, 6)), r.standard_normal((3, 2, 4, 4))
+    fn = lambda x, w: F.conv2d(x, w, stride=2, padding=1)
+    assert tg.gradgradcheck(fn, [t64(x), t64(w)])
+    xs, ws = t64(x), t64(w)
+    y = fn(xs, ws)
+    (y * y).sum().backward(retain_graph=True)
+    once = ws.grad.numpy().copy()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(ws.grad.numpy(), 2 * once, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="a second time"):
+        (y * y).sum().backward()
+
+
+@pytest.mark.parametrize("case, expected", [("DCGAN 64→128", "winograd_s2"), ("1 input channel", None),
+                                            ("3×3 output", None), ("stride 1", None)])
+def test_stride2_taken_only_where_it_applies(case, expected):
+    """4×4 stride 2 with 16+ channels each way and at most 35 % waste under 4×4 tiles (DCGAN's
+    7×7 output: 31 %); conv_transpose2d keeps im2col/col2im (measured no faster)."""
+    ci, hw, stride = 64, 14, (2, 2)
+    if case == "1 input channel":
+        ci = 1
+    elif case == "3×3 output":
+        hw = 6
+    elif case == "stride 1":
+        stride = (1, 1)
+    x = np.zeros((2, ci, hw, hw), np.float32)
+    w = np.zeros((128, ci, 4, 4), np.float32)
+    wg = _conv._use_winograd(x, w, stride, (1, 1), "numba")
+    assert (None if wg is None else wg.__name__.rsplit(".", 1)[1]) == expected
+
+
+def test_stride2_float32_agrees_with_im2col(monkeypatch, calls):
+    """At the default thresholds DCGAN's 64→128 4/2/1 layer takes F(4×4, 2×2) in float32; its
+    values and gradients agree with im2col's to float32 rounding, and its transposed twin does not
+    take a Winograd path."""
+    r = np.random.default_rng(6)
+    x = r.standard_normal((6, 64, 14, 14)).astype(np.float32)
+    w = (r.standard_normal((128, 64, 4, 4)) * 0.05).astype(np.float32)
+    b = r.standard_normal(128).astype(np.float32)
+    wino = _step(x, w, b, padding=1, stride=2)
+    assert calls == {"forward": 1, "backward": 1}
+    ys = F.conv_transpose2d(tg.tensor(wino[0], requires_grad=True), tg.tensor(w), stride=2, padding=1)
+    ys.sum().backward()
+    assert calls == {"forward": 1, "backward": 1}
+    monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    im2col = _step(x, w, b, padding=1, stride=2)
     for a, c in zip(wino, im2col):
         err = np.abs(a - c).max() / np.abs(c).max()
         assert err < 2e-5, err

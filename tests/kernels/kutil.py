@@ -55,3 +55,25 @@ edge_sizes = st.one_of(st.sampled_from([0, 1, 2, 3, 7, 8, 9, 17, 4095, 4096, 409
 
 def array(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+@st.composite
+def conv_geometries(draw, kernel, max_hw, max_n=5, max_c=4):
+    """(n, c_in, c_out, h, w, ph, pw) for a kernel×kernel convolution whose kernel fits the
+    padded input."""
+    n, c, k = draw(st.integers(1, max_n)), draw(st.integers(1, max_c)), draw(st.integers(1, max_c))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kernel - 2 * ph), max_hw))
+    w = draw(st.integers(max(1, kernel - 2 * pw), max_hw))
+    return n, c, k, h, w, ph, pw
+
+
+def rand(shape, dtype, seed):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def close_scaled(a, b, dtype, rtol32=1e-5):
+    """a ≈ b within rtol32 (float32) or 1e-12 (float64) of b's largest magnitude (at least 1)."""
+    scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
+    tol = dict(rtol=rtol32, atol=rtol32 * scale) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_allclose(a, b, **tol)

@@ -8,23 +8,14 @@ from hypothesis import given, settings, strategies as st
 import tinygen.kernels as K
 from tinygen.kernels import conv, winograd, winograd4
 
-from .kutil import DTYPES, both, needs_numba
+from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand
 
 pytestmark = [needs_numba]
 MODULES = pytest.mark.parametrize("W", [winograd, winograd4], ids=["F2x2", "F4x4"])
 
 
-@st.composite
-def geometries(draw):
-    n, c, k = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    h = draw(st.integers(max(1, 3 - 2 * ph), 9))       # the 3×3 kernel must fit the padded input
-    w = draw(st.integers(max(1, 3 - 2 * pw), 9))
-    return n, c, k, h, w, ph, pw
-
-
-def _rand(shape, dtype, seed):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+def geometries():
+    return conv_geometries(3, 9, 5, 4)
 
 
 def _direct(x, w, ph, pw):
@@ -36,40 +27,34 @@ def _direct(x, w, ph, pw):
     return (w.reshape(k, -1) @ cols).reshape(k, n, oh, ow).transpose(1, 0, 2, 3)
 
 
-def _close(a, b, dtype, rtol32=1e-5):
-    scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
-    tol = dict(rtol=rtol32, atol=rtol32 * scale) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
-    np.testing.assert_allclose(a, b, **tol)
-
-
 @MODULES
 @settings(max_examples=30, deadline=None)
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**31 - 1))
 def test_kernels_equal_references(W, geo, dtype, seed):
     n, c, k, h, w, ph, pw = geo
     oh, ow, th, tw = W.tiles(h, w, ph, pw)
-    x = _rand((n, c, h, w), dtype, seed)
-    g = _rand((n, k, oh, ow), dtype, seed + 1)
-    wt = _rand((k, c, 3, 3), dtype, seed + 2)
+    x = rand((n, c, h, w), dtype, seed)
+    g = rand((n, k, oh, ow), dtype, seed + 1)
+    wt = rand((k, c, 3, 3), dtype, seed + 2)
     p = W.PLANES
-    m = _rand((p, k, th * tw * n), dtype, seed + 3)
-    dv = _rand((p, c, th * tw * n), dtype, seed + 4)
-    b = _rand((k,), dtype, seed + 5)
+    m = rand((p, k, th * tw * n), dtype, seed + 3)
+    dv = rand((p, c, th * tw * n), dtype, seed + 4)
+    b = rand((k,), dtype, seed + 5)
 
     fused, ref = both(W.input_transform, x, ph, pw)
-    _close(fused, ref, dtype)
+    close_scaled(fused, ref, dtype)
     assert fused.shape == (p, c, th * tw * n)
     fused, ref = both(W.grad_output_transform, g)
-    _close(fused, ref, dtype)
+    close_scaled(fused, ref, dtype)
     for bias in (None, b):
         fused, ref = both(lambda: W.output_transform(m, np.empty((n, k, oh, ow), dtype), bias))
-        _close(fused, ref, dtype)
+        close_scaled(fused, ref, dtype)
     fused, ref = both(lambda: W.grad_input_transform(dv, np.empty((n, c, h, w), dtype), ph, pw))
-    _close(fused, ref, dtype)
+    close_scaled(fused, ref, dtype)
     fused, ref = both(W.weight_transform, wt)
-    _close(fused, ref, dtype)
+    close_scaled(fused, ref, dtype)
     fused, ref = both(W.weight_grad_transform, m[:, :, :c].copy())
-    _close(fused, ref, dtype)
+    close_scaled(fused, ref, dtype)
 
 
 @MODULES
@@ -81,9 +66,9 @@ def test_backward_transforms_are_adjoints(W, fused, geo, seed):
     n, c, k, h, w, ph, pw = geo
     oh, ow, th, tw = W.tiles(h, w, ph, pw)
     p = W.PLANES
-    x, r = _rand((n, c, h, w), np.float64, seed), _rand((p, c, th * tw * n), np.float64, seed + 1)
-    m, y = _rand((p, k, th * tw * n), np.float64, seed + 2), _rand((n, k, oh, ow), np.float64, seed + 3)
-    wt, d = _rand((k, c, 3, 3), np.float64, seed + 4), _rand((p, k, c), np.float64, seed + 5)
+    x, r = rand((n, c, h, w), np.float64, seed), rand((p, c, th * tw * n), np.float64, seed + 1)
+    m, y = rand((p, k, th * tw * n), np.float64, seed + 2), rand((n, k, oh, ow), np.float64, seed + 3)
+    wt, d = rand((k, c, 3, 3), np.float64, seed + 4), rand((p, k, c), np.float64, seed + 5)
     with K.use_fused(fused):
         lhs = np.vdot(W.input_transform(x, ph, pw), r)
         rhs = np.vdot(x, W.grad_input_transform(r, np.empty_like(x), ph, pw))
@@ -105,10 +90,10 @@ def test_transforms_and_gemms_are_the_convolution(W, fused, dtype, h, w, ph, pw)
     convolution, and the backward transforms give its input and weight gradients. (F(4×4, 3×3)
     rounds more in float32: its points ±2 and G's 1/24; compared at 3e-5 of each array's scale.)"""
     n, c, k = 3, 5, 4
-    x, wt = _rand((n, c, h, w), dtype, 0), _rand((k, c, 3, 3), dtype, 1)
-    b = _rand((k,), dtype, 2)
+    x, wt = rand((n, c, h, w), dtype, 0), rand((k, c, 3, 3), dtype, 1)
+    b = rand((k,), dtype, 2)
     oh, ow, _, _ = W.tiles(h, w, ph, pw)
-    g = _rand((n, k, oh, ow), dtype, 3)
+    g = rand((n, k, oh, ow), dtype, 3)
     x64, w64, g64 = (a.astype(np.float64) for a in (x, wt, g))
     with K.use_fused(fused):
         u = W.weight_transform(wt)
@@ -118,10 +103,10 @@ def test_transforms_and_gemms_are_the_convolution(W, fused, dtype, h, w, ph, pw)
         dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
         dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
     tol = 1e-5 if W is winograd else 3e-5
-    _close(y, _direct(x64, w64, ph, pw) + b.reshape(1, -1, 1, 1), dtype, tol)
+    close_scaled(y, _direct(x64, w64, ph, pw) + b.reshape(1, -1, 1, 1), dtype, tol)
     g2 = g64.transpose(1, 0, 2, 3).reshape(k, -1)
-    _close(dx, conv.col2im_ref(w64.reshape(k, -1).T @ g2, x.shape, 3, 3, 1, (ph, pw)), dtype, tol)
-    _close(dw, (g2 @ conv.im2col_ref(x64, 3, 3, 1, (ph, pw)).T).reshape(wt.shape), dtype, tol)
+    close_scaled(dx, conv.col2im_ref(w64.reshape(k, -1).T @ g2, x.shape, 3, 3, 1, (ph, pw)), dtype, tol)
+    close_scaled(dw, (g2 @ conv.im2col_ref(x64, 3, 3, 1, (ph, pw)).T).reshape(wt.shape), dtype, tol)
 
 
 @MODULES
@@ -134,7 +119,7 @@ def test_transformed_arrays_keep_their_planes_apart(W):
     v = W.transformed_empty(64, t, np.float32)
     assert v.shape == (p, 64, t) and v.strides[1:] == (t * 4, 4)
     assert v.strides[0] > 64 * t * 4 and v.strides[0] % 4096 != 0
-    x = _rand((16, 64, 14, 14), np.float32, 0)
+    x = rand((16, 64, 14, 14), np.float32, 0)
     W.input_transform(x, 1, 1, out=v)
     np.testing.assert_array_equal(v, W.input_transform(x, 1, 1, out=np.empty((p, 64, t), np.float32)))
     with pytest.raises(ValueError, match="winograd: out must be a float32 array of shape"):

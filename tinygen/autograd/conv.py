@@ -43,7 +43,7 @@ import threading
 
 from .. import backend
 from ..kernels import col2im, im2col, select_impl
-from ..kernels import winograd, winograd4
+from ..kernels import winograd, winograd4, winograd_s2
 from ..parallel import map_chunks, matmul as _pmatmul, split_evenly
 from . import grad_mode
 from .dual import is_tensor
@@ -90,11 +90,11 @@ _MIN_CHUNK_COLS = 256
 _KEEP_COLS_BYTES = 64 << 20      # Conv2d keeps its forward columns for backward up to this size
 
 
-def _chunks(n, per_image, l, itemsize, impl, budget_scale=1):
+def _chunks(n, per_image, l, itemsize, impl, budget_scale=1, images=None):
     """[(n0, n1), ...] covering range(n) (at least one, possibly empty, chunk), sizes within one."""
     if impl != "numba" or n <= 1:
         return [(0, n)]
-    nb = _CHUNK_IMAGES
+    nb = images or _CHUNK_IMAGES
     while nb > 1 and nb * per_image * itemsize > budget_scale * _CHUNK_BYTES:
         nb //= 2
     nb = max(nb, -(-_MIN_CHUNK_COLS // max(l, 1)))
@@ -167,8 +167,9 @@ def _pooled_cols(xp, shape, dtype):
 
 
 def _recycle_cols(kept):
-    """Give the columns of a released Conv2d node back to the pool (host arrays only)."""
-    for c in kept[1]:
+    """Give the columns (or kept Winograd V) of a released Conv2d node back to the pool (host
+    arrays only)."""
+    for c in (kept.flats if isinstance(kept, _KeptV) else kept[1]):
         if type(c) is not backend.numpy.ndarray:
             return
         root = c if c.base is None else c.base
@@ -209,10 +210,16 @@ def _weight_gemm(cols, o2):
 
 
 def _sum_in_order(parts):
+    """Σ parts in their order (the chunks' weight-gradient GEMM outputs, fresh arrays of this
+    module: added in place into the first; a copy and a new array per addition cost 0.5 ms
+    for two 3.3 MB parts)."""
     acc = None
     for p in parts:
         if p is not None:
-            acc = p.copy() if acc is None else acc + p
+            if acc is None:
+                acc = p
+            else:
+                acc += p
     return acc
 
 
@@ -322,41 +329,90 @@ _WINOGRAD_MAX_WASTE = 1.25
 # are too narrow.
 _WINOGRAD4_MIN_TILES = 3
 _WINOGRAD4_MAX_WASTE = 1.5
+# 4×4 stride-2 conv2d layers (DCGAN's discriminator) as F(4×4, 2×2) on the space-to-depth input
+# (tinygen.kernels.winograd_s2): 25 GEMMs over 4·C_in phase channels, 25/64 of im2col's
+# multiply-adds on whole tiles (51 % on a 7×7 output, whose 8×8 of tiles wastes 31 %).
+# Measured fwd+bwd on 64 images, 64→128 on 14×14, in turns (ms, im2col → Winograd): one thread
+# 18.5 → 14.6, two 8.5 → 8.2 (its serial weight transforms and weight-gradient sum take ~0.7 ms
+# more); the DCGAN step 52.7 → 51.5 (two threads), 87.6 → 78.8 (one). Its transforms are
+# the adjoint pairs of a conv_transpose2d too, but that measured no faster there (128→64 on
+# 7×7: 15.6 vs 15.7 ms on one thread, 9.0 vs 9.4 on two), which keeps im2col/col2im.
+_WINOGRAD_S2_MAX_WASTE = 1.35
+_WINOGRAD_KEEP_V = (winograd_s2,)
 
 
-def _use_winograd(x, w, stride, padding, impl):
-    """The Winograd module for this convolution (winograd4 for F(4×4, 3×3), winograd for
-    F(2×2, 3×3)), or None for im2col."""
-    if not (impl == "numba" and w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1)
-            and w.shape[0] >= _WINOGRAD_MIN_CHANNELS and w.shape[1] >= _WINOGRAD_MIN_CHANNELS
-            and x.dtype == w.dtype):
+def _winograd_v_bytes(wg, x, padding):
+    _, _, th, tw = wg.tiles(x.shape[2], x.shape[3], *padding)
+    return wg.PLANES * wg.PHASES * x.shape[1] * th * tw * x.shape[0] * x.dtype.itemsize
+
+
+def _winograd_module(hw, c_in, c_out, kernel_hw, stride, padding, impl, same_dtype=True):
+    """The Winograd module for a convolution of an input of size ``hw`` (H, W) from ``c_in`` to
+    ``c_out`` channels with this kernel size, stride and padding, or None for im2col."""
+    if not (impl == "numba" and same_dtype and min(c_in, c_out) >= _WINOGRAD_MIN_CHANNELS):
         return None
-    oh, ow = x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2
+    (kh, kw), (sh, sw) = tuple(kernel_hw), tuple(stride)
+    oh, ow = conv_out_size(hw[0], kh, sh, padding[0]), conv_out_size(hw[1], kw, sw, padding[1])
     if oh < 1 or ow < 1:
         return None
-    th4, tw4 = -(-oh // 4), -(-ow // 4)
-    if min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow:
-        return winograd4
-    if (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow:
-        return winograd
+    if kh == kw == 3 and sh == sw == 1:
+        th4, tw4 = -(-oh // 4), -(-ow // 4)
+        if min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow:
+            return winograd4
+        if (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow:
+            return winograd
+    elif kh == kw == 4 and sh == sw == 2:
+        if 16 * -(-oh // 4) * -(-ow // 4) <= _WINOGRAD_S2_MAX_WASTE * oh * ow:
+            return winograd_s2
     return None
 
 
-def _winograd_chunks(x, th, tw, wg):
-    # F(4×4, 3×3) keeps chunks of 16 images up to twice the bytes: its GEMMs are 3× narrower
-    # per image (fwd+bwd, 2 threads, 64 images, 14×14, chunks of 8 → 16 images: 128 channels
-    # 28.6 → 25.6 ms, 64 channels 8.8 → 8.3 ms)
-    return _chunks(x.shape[0], wg.PLANES * x.shape[1] * th * tw, th * tw, x.dtype.itemsize, "numba",
-                   1 if wg is winograd else 2)
+def _use_winograd(x, w, stride, padding, impl):
+    """The Winograd module conv2d(x, w) runs on (winograd4, winograd or winograd_s2), or None."""
+    return _winograd_module(x.shape[2:], w.shape[1], w.shape[0], w.shape[2:], stride, padding, impl,
+                            x.dtype == w.dtype)
+
+
+def _winograd_chunks(n, c, th, tw, dtype, wg):
+    """Batch chunks for a Winograd pass whose convolution input has ``c`` channels.
+
+    F(4×4, 3×3) and the stride-2 F(4×4, 2×2) keep chunks of 16 (stride 2: 32) images up to twice
+    the bytes: their GEMMs are narrower per image (fwd+bwd, 2 threads, 64 images: 3×3 on 14×14,
+    chunks of 8 → 16 images, 128 channels 28.6 → 25.6 ms, 64 channels 8.8 → 8.3 ms; 64→128
+    4/2/1 on 14×14, chunks of 8 / 16 / 32 images, 9.7 / 8.2 / 7.3 ms). The minimum counts
+    outputs, a 4×4 tile being worth four 2×2 ones (counting tiles made a 7×7 output's batch one
+    chunk, on one thread)."""
+    per_image = wg.PLANES * wg.PHASES * c * th * tw
+    per_tile = wg.TILE * wg.TILE // 4
+    if wg is winograd:
+        return _chunks(n, per_image, th * tw, dtype.itemsize, "numba")
+    return _chunks(n, per_image, th * tw * per_tile, dtype.itemsize, "numba", budget_scale=2,
+                   images=32 if wg is winograd_s2 else 16)
 
 
 def _transformed_scratch(wg, c, t, dtype, role):
     return wg.transformed_empty(c, t, dtype, alloc=lambda size: _scratch(backend.numpy, (size,), dtype, role))
 
 
-def _winograd_forward(x, w, b, padding, wg=winograd):
-    """y = conv2d(x, w, padding) + b, stride 1, 3×3: per chunk V = input transform, M[p] = U[p] V[p],
-    y = output transform of M."""
+class _KeptV:
+    """The transformed inputs V of a Winograd forward, one flat pooled buffer per batch chunk,
+    kept for the weight gradient (dU = dM Vᵀ) so that backward does not transform x again."""
+    __slots__ = ("chunks", "flats", "wg", "u")
+
+    def __init__(self, chunks, flats, wg, u):
+        self.chunks, self.flats, self.wg, self.u = chunks, flats, wg, u      # (u: the weights' U)
+
+
+def _keeps_v(wg):
+    """Whether a Winograd forward keeps V for backward: for the stride-2 layers, whose input
+    transform costs the most (64→128 4/2/1 on 14×14, 64 images, one thread: 1.5 ms of ~14), not
+    for 3×3 ones (64→64 14×14 F(2×2), fwd+bwd: 14.5 ms transformed again, 14.7 kept)."""
+    return wg in _WINOGRAD_KEEP_V
+
+
+def _winograd_forward(x, w, b, padding, wg=winograd, keep=False):
+    """y = conv2d(x, w, padding) + b: per chunk V = input transform, M[p] = U[p] V[p], y = output
+    transform of M. With ``keep``, (y, :class:`_KeptV`)."""
     xp = backend.numpy
     n, c, h, wd = x.shape
     k = w.shape[0]
@@ -364,45 +420,56 @@ def _winograd_forward(x, w, b, padding, wg=winograd):
     oh, ow, th, tw = wg.tiles(h, wd, ph, pw)
     u = wg.weight_transform(w)
     y = xp.empty((n, k, oh, ow), dtype=x.dtype)
-    chunks = _winograd_chunks(x, th, tw, wg)
+    chunks = _winograd_chunks(n, c, th, tw, x.dtype, wg)
 
     def one(bounds):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
-        v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, c, t, x.dtype, "wino_v"))
+        flat = []
+        if keep:
+            v = wg.transformed_empty(wg.PHASES * c, t, x.dtype, alloc=lambda size: flat.append(
+                _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
+        else:
+            v = _transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_v")
+        wg.input_transform(x[n0:n1], ph, pw, out=v)
         m = xp.matmul(u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
         wg.output_transform(m, y[n0:n1], b)
+        return flat[0] if keep else None
 
-    map_chunks(one, chunks)
-    return y
+    flats = map_chunks(one, chunks)
+    return (y, _KeptV(chunks, flats, wg, u)) if keep else y
 
 
-def _winograd_backward(x, w, g, padding, need_x, need_w, wg=winograd):
+def _winograd_backward(x, w, g, padding, need_x, need_w, wg=winograd, kept=None):
     """(∂L/∂x, ∂L/∂w) of the Winograd convolution: per chunk dM = output-gradient transform of g,
-    ∂L/∂x = input-gradient transform of Uᵀ dM, and dU = Σ_chunks dM Vᵀ (V recomputed from x),
-    ∂L/∂w = Gᵀ dU G."""
+    ∂L/∂x = input-gradient transform of Uᵀ dM, and dU = Σ_chunks dM Vᵀ (V as the forward kept it,
+    or transformed again from x), ∂L/∂w = Gᵀ dU G."""
     xp = backend.numpy
     n, c, h, wd = x.shape
     k = w.shape[0]
     ph, pw = padding
     _, _, th, tw = wg.tiles(h, wd, ph, pw)
-    ut = wg.weight_transform(w).transpose(0, 2, 1) if need_x else None
+    ut = (kept.u if kept is not None else wg.weight_transform(w)).transpose(0, 2, 1) if need_x else None
     gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None
-    chunks = _winograd_chunks(x, th, tw, wg)
+    chunks = kept.chunks if kept is not None else _winograd_chunks(n, c, th, tw, x.dtype, wg)
+    cv = wg.PHASES * c
 
-    def one(bounds):
-        n0, n1 = bounds
+    def one(i):
+        n0, n1 = chunks[i]
         t = (n1 - n0) * th * tw
         dm = wg.grad_output_transform(g[n0:n1], out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
         if need_x:
-            dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, c, t, x.dtype, "wino_dv"))
+            dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_dv"))
             wg.grad_input_transform(dv, gx[n0:n1], ph, pw)
         if not need_w:
             return None
-        v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, c, t, x.dtype, "wino_v"))
+        if kept is not None:
+            v = wg.transformed_empty(cv, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
+        else:
+            v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_v"))
         return xp.matmul(dm, v.transpose(0, 2, 1))
 
-    parts = map_chunks(one, chunks)
+    parts = map_chunks(one, range(len(chunks)))
     gw = wg.weight_grad_transform(_sum_in_order(parts)) if need_w else None
     return gx, gw
 
@@ -467,6 +534,10 @@ def conv2d_backward_array(x, w, g, stride, padding, kept, need_x, need_w):
     """(∂L/∂x, ∂L/∂w) of y = conv2d(x, w) in one pass over the batch chunks: per chunk, g in
     column order once feeds both GEMMs (col2im(W₂ᵀ g₂) and cols · g₂ᵀ). ``kept``: the
     ``(chunks, columns)`` the forward kept, or None to unfold x again chunk by chunk."""
+    if isinstance(kept, _KeptV):
+        if g.dtype == x.dtype:
+            return _winograd_backward(x, w, g, padding, need_x, need_w, kept.wg, kept=kept)
+        kept = None
     wg = _use_winograd(x, w, stride, padding, select_impl(g)[0]) if kept is None and g.dtype == x.dtype else None
     if wg is not None:
         return _winograd_backward(x, w, g, padding, need_x, need_w, wg)
@@ -568,6 +639,14 @@ class Conv2d(Function):
         kh, kw = w.shape[2:]
         n_cols = x.shape[1] * kh * kw * x.shape[0] * conv_out_size(x.shape[2], kh, stride[0], padding[0]) \
             * conv_out_size(x.shape[3], kw, stride[1], padding[1])
+        wg = _use_winograd(x, w, stride, padding, select_impl(x)[0])
+        if wg is not None:          # (no columns: a Winograd forward may keep its V instead)
+            if grad_mode.state.enabled and _keeps_v(wg) and \
+                    _winograd_v_bytes(wg, x, padding) <= _KEEP_COLS_BYTES:
+                y, self.cols = _winograd_forward(x, w, b, padding, wg, True)
+            else:
+                y, self.cols = _winograd_forward(x, w, b, padding, wg), None
+            return y
         keep = grad_mode.state.enabled and n_cols * x.dtype.itemsize <= _KEEP_COLS_BYTES \
             and (tuple(stride) != (1, 1) or select_impl(x)[0] != "numba")
         if keep:
@@ -586,7 +665,8 @@ class Conv2d(Function):
         gw = None
         if nw:
             if not is_tensor(g) and not is_tensor(x):
-                gw = conv2d_weight_grad_array(x, g, tuple(w.shape[2:]), self.stride, self.padding, kept=self.cols)
+                kept = None if isinstance(self.cols, _KeptV) else self.cols
+                gw = conv2d_weight_grad_array(x, g, tuple(w.shape[2:]), self.stride, self.padding, kept=kept)
             else:
                 gw = _wgrad_any(x, g, tuple(w.shape[2:]), self.stride, self.padding)
         gb = _bias_grad(g) if nb else None

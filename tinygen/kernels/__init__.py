@@ -18,7 +18,7 @@ Ops (see each module for formulas and layouts):
 
 * :mod:`.conv`: ``im2col``, ``col2im`` (columns ``(C*kh*kw, N*OH*OW)``)
 * :mod:`.winograd`, :mod:`.winograd4`: the Winograd F(2×2, 3×3) and F(4×4, 3×3) transforms of 3×3
-  stride-1 convolutions
+  stride-1 convolutions; :mod:`.winograd_s2`: F(4×4, 2×2) for 4×4 stride-2 ones (space-to-depth)
 * :mod:`.norm`: ``batch_norm_forward``, ``batch_norm_backward`` (training-mode batch norm)
 * :mod:`.activations`: ``act_forward``, ``act_backward``
 * :mod:`.optim`: ``sgd_update``, ``adam_update``, ``rmsprop_update`` (in place, PyTorch rules)
@@ -33,7 +33,7 @@ import time
 
 from ._jit import fused_enabled, kernel_status, numba_available, select_impl, use_fused
 from .activations import ACTIVATIONS, act_backward, act_forward
-from . import winograd, winograd4
+from . import winograd, winograd4, winograd_s2
 from .conv import col2im, conv_geometry, im2col
 from .embedding import scatter_rows
 from .losses import bce_logits_backward, bce_logits_forward, mse_backward, mse_forward
@@ -70,6 +70,13 @@ def warmup(dtypes=("float32", "float64")) -> dict:
                 v = wg.input_transform(x, 1, 1)
                 wg.output_transform(v, np.empty_like(x), v[0, 0, :1])
                 wg.grad_input_transform(wg.grad_output_transform(x), np.empty_like(x), 1, 1)
+            w4 = np.ones((1, 1, 4, 4), dtype=dt)
+            winograd_s2.weight_grad_transform(winograd_s2.weight_transform(w4))
+            y = np.empty((1, 1, 2, 2), dtype=dt)
+            winograd_s2.output_transform(winograd_s2.input_transform(x, 1, 1)[:, :1], y, v[0, 0, :1])
+            winograd_s2.grad_input_transform(winograd_s2.input_transform(x, 1, 1),
+                                             np.empty_like(x), 1, 1)
+            winograd_s2.grad_output_transform(y)
             v = x.reshape(-1)
             _, mean, _, istd = batch_norm_forward(x, v[:1], v[:1], 1e-5)
             batch_norm_backward(x, x, v[:1], mean, istd)

@@ -43,8 +43,11 @@ import numpy
 
 from ._jit import helper, kernel, prange, select_impl
 
-PLANES = 16       # transformed positions (GEMMs)
+# the geometry this module handles, as conv.py asks for it
+KERNEL, STRIDE = 3, 1
 TILE = 2          # output tile side
+PLANES = 16       # transformed positions (GEMMs)
+PHASES = 1        # transformed channels per input channel
 
 BT = numpy.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=numpy.float64)
 G = numpy.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=numpy.float64)
@@ -57,27 +60,6 @@ def tiles(h, w, ph, pw):
     if oh < 1 or ow < 1:
         raise ValueError(f"winograd: a 3x3 kernel does not fit the padded input ({h + 2 * ph}, {w + 2 * pw})")
     return oh, ow, -(-oh // 2), -(-ow // 2)
-
-
-# ----------------------------------------------------------------------------- weights (small: arrays)
-
-def weight_transform_ref(w, xp=None):
-    """U (16, C_out, C_in) = G w Gᵀ for every (k, c) of a (C_out, C_in, 3, 3) weight (two GEMMs)."""
-    xp = xp or select_impl(w)[1]
-    g = xp.asarray(G, dtype=w.dtype)
-    gw = xp.tensordot(g, w, axes=([1], [2]))                  # (4, K, C, 3): G w
-    u = xp.tensordot(gw, g, axes=([3], [1]))                  # (4, K, C, 4): (G w) Gᵀ
-    return xp.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, w.shape[0], w.shape[1])
-
-
-def weight_grad_transform_ref(du, xp=None):
-    """∂L/∂w (C_out, C_in, 3, 3) = Gᵀ dU G, the adjoint of :func:`weight_transform_ref`."""
-    xp = xp or select_impl(du)[1]
-    g = xp.asarray(G, dtype=du.dtype)
-    du4 = du.reshape(4, 4, *du.shape[1:])
-    gd = xp.tensordot(g, du4, axes=([0], [0]))                # (3, 4, K, C): Gᵀ dU
-    dw = xp.tensordot(gd, g, axes=([1], [0]))                 # (3, K, C, 3): (Gᵀ dU) G
-    return xp.ascontiguousarray(dw.transpose(1, 2, 0, 3))
 
 
 def transformed_empty(c, t, dtype, xp=numpy, alloc=None, planes=16):
@@ -95,57 +77,89 @@ def transformed_empty(c, t, dtype, xp=numpy, alloc=None, planes=16):
 
 # ----------------------------------------------------------------------------- references
 
-def input_transform_ref(x, ph, pw, xp=None):
-    """V (16, C, TH·TW·N) = Bᵀ d B for every 4×4 input tile d (tile index (i·TW + j)·N + n)."""
-    xp = xp or select_impl(x)[1]
-    n, c, h, w = x.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    xpad = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
-    xpad[:, :, ph:ph + h, pw:pw + w] = x
-    d = xp.stack([xp.stack([xpad[:, :, u:u + 2 * th:2, v:v + 2 * tw:2] for v in range(4)]) for u in range(4)])
-    bt = xp.asarray(BT, dtype=x.dtype)
-    v4 = xp.einsum("ru,uvncij,sv->rscijn", bt, d, bt)
-    return xp.ascontiguousarray(v4.reshape(16, c, th * tw * n))
+def stride1_references(bt, g, at, tiles_of):
+    """The plain-array references of a stride-1 F(m×m, 3×3) from its matrices Bᵀ (a×a), G (a×3) and
+    Aᵀ (m×a), a = m + 2, and its tile grid ``tiles_of(h, w, ph, pw)``: (input, output,
+    grad_output, grad_input, weight, weight_grad) transforms, written with einsum and strided
+    slices (they run on NumPy, CuPy and the test device; the tests hold the kernels to them).
+    Tiles are m apart; tile index (i·TW + j)·N + n, image index last."""
+    a, m = bt.shape[0], at.shape[0]
+    planes = a * a
+
+    def input_transform_ref(x, ph, pw, xp=None):
+        """V (a², C, TH·TW·N) = Bᵀ d B for every a×a input tile d."""
+        xp = xp or select_impl(x)[1]
+        n, c, h, w = x.shape
+        _, _, th, tw = tiles_of(h, w, ph, pw)
+        xpad = xp.zeros((n, c, m * th + 2, m * tw + 2), dtype=x.dtype)
+        xpad[:, :, ph:ph + h, pw:pw + w] = x
+        d = xp.stack([xp.stack([xpad[:, :, u:u + m * th:m, v:v + m * tw:m] for v in range(a)]) for u in range(a)])
+        b_ = xp.asarray(bt, dtype=x.dtype)
+        v_ = xp.einsum("ru,uvncij,sv->rscijn", b_, d, b_)
+        return xp.ascontiguousarray(v_.reshape(planes, c, th * tw * n))
+
+    def output_transform_ref(mm, n, oh, ow, bias=None, xp=None):
+        """y (N, C_out, OH, OW) = Aᵀ M A per tile (+ bias), from M (a², C_out, TH·TW·N)."""
+        xp = xp or select_impl(mm)[1]
+        k = mm.shape[1]
+        th, tw = -(-oh // m), -(-ow // m)
+        a_ = xp.asarray(at, dtype=mm.dtype)
+        y = xp.einsum("ar,rskijn,bs->nkiajb", a_, mm.reshape(a, a, k, th, tw, n), a_)
+        y = y.reshape(n, k, m * th, m * tw)[:, :, :oh, :ow]
+        if bias is not None:
+            y = y + bias.reshape(1, k, 1, 1)
+        return xp.ascontiguousarray(y)
+
+    def grad_output_transform_ref(gy, xp=None):
+        """dM (a², C_out, TH·TW·N) = A dY Aᵀ for every m×m output block dY (zeros beyond the output)."""
+        xp = xp or select_impl(gy)[1]
+        n, k, oh, ow = gy.shape
+        th, tw = -(-oh // m), -(-ow // m)
+        gpad = xp.zeros((n, k, m * th, m * tw), dtype=gy.dtype)
+        gpad[:, :, :oh, :ow] = gy
+        a_ = xp.asarray(at, dtype=gy.dtype)
+        dm = xp.einsum("ar,nkiajb,bs->rskijn", a_, gpad.reshape(n, k, th, m, tw, m), a_)
+        return xp.ascontiguousarray(dm.reshape(planes, k, th * tw * n))
+
+    def grad_input_transform_ref(dv, x_shape, ph, pw, xp=None):
+        """∂L/∂x (N, C, H, W): B dV Bᵀ of every tile added into the a×a it was read from (the
+        adjoint of the input transform)."""
+        xp = xp or select_impl(dv)[1]
+        n, c, h, w = x_shape
+        _, _, th, tw = tiles_of(h, w, ph, pw)
+        b_ = xp.asarray(bt, dtype=dv.dtype)
+        dd = xp.einsum("ru,rscijn,sv->uvncij", b_, dv.reshape(a, a, c, th, tw, n), b_)
+        dxpad = xp.zeros((n, c, m * th + 2, m * tw + 2), dtype=dv.dtype)
+        for u in range(a):
+            for v in range(a):
+                dxpad[:, :, u:u + m * th:m, v:v + m * tw:m] += dd[u, v]
+        return xp.ascontiguousarray(dxpad[:, :, ph:ph + h, pw:pw + w])
+
+    def weight_transform_ref(w, xp=None):
+        """U (a², C_out, C_in) = G w Gᵀ for every (k, c) of a (C_out, C_in, 3, 3) weight (in
+        float64, rounded once)."""
+        xp = xp or select_impl(w)[1]
+        g_ = xp.asarray(g)
+        gw = xp.tensordot(g_, w.astype(xp.float64), axes=([1], [2]))     # (a, K, C, 3): G w
+        u = xp.tensordot(gw, g_, axes=([3], [1]))                         # (a, K, C, a): (G w) Gᵀ
+        u = u.transpose(0, 3, 1, 2).reshape(planes, w.shape[0], w.shape[1])
+        return xp.ascontiguousarray(u.astype(w.dtype))
+
+    def weight_grad_transform_ref(du, xp=None):
+        """∂L/∂w (C_out, C_in, 3, 3) = Gᵀ dU G, the adjoint of the weight transform."""
+        xp = xp or select_impl(du)[1]
+        g_ = xp.asarray(g)
+        dua = du.astype(xp.float64).reshape(a, a, *du.shape[1:])
+        gd = xp.tensordot(g_, dua, axes=([0], [0]))                       # (3, a, K, C): Gᵀ dU
+        dw = xp.tensordot(gd, g_, axes=([1], [0]))                        # (3, K, C, 3): (Gᵀ dU) G
+        return xp.ascontiguousarray(dw.transpose(1, 2, 0, 3).astype(du.dtype))
+
+    return (input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
+            weight_transform_ref, weight_grad_transform_ref)
 
 
-def output_transform_ref(m, n, oh, ow, bias=None, xp=None):
-    """y (N, C_out, OH, OW) = Aᵀ M A per tile (+ bias), from M (16, C_out, TH·TW·N)."""
-    xp = xp or select_impl(m)[1]
-    k = m.shape[1]
-    th, tw = -(-oh // 2), -(-ow // 2)
-    at = xp.asarray(AT, dtype=m.dtype)
-    y4 = xp.einsum("ar,rskijn,bs->nkiajb", at, m.reshape(4, 4, k, th, tw, n), at)
-    y = y4.reshape(n, k, 2 * th, 2 * tw)[:, :, :oh, :ow]
-    if bias is not None:
-        y = y + bias.reshape(1, k, 1, 1)
-    return xp.ascontiguousarray(y)
-
-
-def grad_output_transform_ref(g, xp=None):
-    """dM (16, C_out, TH·TW·N) = A dY Aᵀ for every 2×2 output block dY (zeros beyond the output)."""
-    xp = xp or select_impl(g)[1]
-    n, k, oh, ow = g.shape
-    th, tw = -(-oh // 2), -(-ow // 2)
-    gpad = xp.zeros((n, k, 2 * th, 2 * tw), dtype=g.dtype)
-    gpad[:, :, :oh, :ow] = g
-    at = xp.asarray(AT, dtype=g.dtype)
-    dm = xp.einsum("ar,nkiajb,bs->rskijn", at, gpad.reshape(n, k, th, 2, tw, 2), at)
-    return xp.ascontiguousarray(dm.reshape(16, k, th * tw * n))
-
-
-def grad_input_transform_ref(dv, x_shape, ph, pw, xp=None):
-    """∂L/∂x (N, C, H, W): B dV Bᵀ of every tile added into the 4×4 it was read from (the adjoint
-    of :func:`input_transform_ref`)."""
-    xp = xp or select_impl(dv)[1]
-    n, c, h, w = x_shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    bt = xp.asarray(BT, dtype=dv.dtype)
-    dd = xp.einsum("ru,rscijn,sv->uvncij", bt, dv.reshape(4, 4, c, th, tw, n), bt)
-    dxpad = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
-    for u in range(4):
-        for v in range(4):
-            dxpad[:, :, u:u + 2 * th:2, v:v + 2 * tw:2] += dd[u, v]
-    return xp.ascontiguousarray(dxpad[:, :, ph:ph + h, pw:pw + w])
+(input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
+ weight_transform_ref, weight_grad_transform_ref) = stride1_references(BT, G, AT, tiles)
 
 
 # ----------------------------------------------------------------------------- Numba kernels
@@ -426,82 +440,101 @@ def _flat(a):
     return numpy.lib.stride_tricks.as_strided(a, shape=(span,), strides=(isz,)), s
 
 
-def weight_transform(w):
-    """U (16, C_out, C_in) = G w Gᵀ of a (C_out, C_in, 3, 3) weight."""
-    impl, xp = select_impl(w)
-    if impl != "numba":
-        return weight_transform_ref(w, xp=xp)
-    u = xp.empty((16, w.shape[0], w.shape[1]), dtype=w.dtype)
-    weight_transform_kernel(xp.ascontiguousarray(w), u)
-    return u
+def make_dispatchers(tiles, tile, planes, phases, kernel_size, kernels, refs, name):
+    """The six public transforms of a Winograd module, each running its Numba kernel on host arrays
+    (the fused kernels on) and its array reference otherwise; shared by F(2×2, 3×3), F(4×4, 3×3)
+    and the stride-2 F(4×4, 2×2). ``kernels`` and ``refs``: (input, output, grad_output,
+    grad_input, weight, weight_grad), the two weight kernels called as (w, u) and (du, dw)."""
+    in_k, out_k, gout_k, gin_k, w_k, wg_k = kernels
+    in_r, out_r, gout_r, gin_r, w_r, wg_r = refs
+    kh, kw = kernel_size
 
+    def input_transform(x, ph, pw, out=None):
+        n, c, h, w = x.shape
+        _, _, th, tw = tiles(h, w, ph, pw)
+        impl, xp = select_impl(x)
+        if impl != "numba":
+            v = in_r(x, ph, pw, xp=xp)
+            if out is None:
+                return v
+            out[...] = v
+            return out
+        v = _out(out, (planes, phases * c, n * th * tw), x.dtype, xp)
+        if v.size:
+            in_k(xp.ascontiguousarray(x), ph, pw, th, tw, *_flat(v))
+        return v
 
-def weight_grad_transform(du):
-    """∂L/∂w (C_out, C_in, 3, 3) = Gᵀ dU G from dU (16, C_out, C_in)."""
-    impl, xp = select_impl(du)
-    if impl != "numba":
-        return weight_grad_transform_ref(du, xp=xp)
-    dw = xp.empty((du.shape[1], du.shape[2], 3, 3), dtype=du.dtype)
-    weight_grad_transform_kernel(xp.ascontiguousarray(du), dw)
-    return dw
-
-
-def input_transform(x, ph, pw, out=None):
-    """V (16, C, N·TH·TW) of NCHW ``x`` for a 3×3 stride-1 convolution padded by (ph, pw)."""
-    n, c, h, w = x.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    impl, xp = select_impl(x)
-    if impl != "numba":
-        v = input_transform_ref(x, ph, pw, xp=xp)
-        if out is None:
-            return v
-        out[...] = v
+    def output_transform(m, out, bias=None):
+        n, k, oh, ow = out.shape
+        th, tw = -(-oh // tile), -(-ow // tile)
+        impl, xp = select_impl(m)
+        if impl != "numba":
+            out[...] = out_r(m, n, oh, ow, bias, xp=xp)
+            return out
+        if out.size:
+            b = bias if bias is not None else xp.zeros(1, dtype=out.dtype)
+            out_k(*_flat(m), b.astype(out.dtype, copy=False), bias is not None, th, tw, out)
         return out
-    v = _out(out, (16, c, n * th * tw), x.dtype, xp)
-    if v.size:
-        input_transform_kernel(xp.ascontiguousarray(x), ph, pw, th, tw, *_flat(v))
-    return v
 
+    def grad_output_transform(g, out=None):
+        n, k, oh, ow = g.shape
+        th, tw = -(-oh // tile), -(-ow // tile)
+        impl, xp = select_impl(g)
+        if impl != "numba":
+            dm = gout_r(g, xp=xp)
+            if out is None:
+                return dm
+            out[...] = dm
+            return out
+        dm = _out(out, (planes, k, n * th * tw), g.dtype, xp)
+        if dm.size:
+            gout_k(xp.ascontiguousarray(g), th, tw, *_flat(dm))
+        return dm
 
-def output_transform(m, out, bias=None):
-    """``out`` (N, C_out, OH, OW) ← Aᵀ M A per tile (+ bias) from M (16, C_out, N·TH·TW)."""
-    n, k, oh, ow = out.shape
-    th, tw = -(-oh // 2), -(-ow // 2)
-    impl, xp = select_impl(m)
-    if impl != "numba":
-        out[...] = output_transform_ref(m, n, oh, ow, bias, xp=xp)
+    def grad_input_transform(dv, out, ph, pw):
+        n, c, h, w = out.shape
+        _, _, th, tw = tiles(h, w, ph, pw)
+        impl, xp = select_impl(dv)
+        if impl != "numba":
+            out[...] = gin_r(dv, out.shape, ph, pw, xp=xp)
+            return out
+        if out.size:
+            gin_k(*_flat(dv), ph, pw, th, tw, out)
         return out
-    if out.size:
-        b = bias if bias is not None else xp.zeros(1, dtype=out.dtype)
-        output_transform_kernel(*_flat(m), b.astype(out.dtype, copy=False), bias is not None, th, tw, out)
-    return out
+
+    def weight_transform(w):
+        impl, xp = select_impl(w)
+        if impl != "numba":
+            return w_r(w, xp=xp)
+        u = xp.empty((planes, w.shape[0], phases * w.shape[1]), dtype=w.dtype)
+        w_k(xp.ascontiguousarray(w), u)
+        return u
+
+    def weight_grad_transform(du):
+        impl, xp = select_impl(du)
+        if impl != "numba":
+            return wg_r(du, xp=xp)
+        dw = xp.empty((du.shape[1], du.shape[2] // phases, kh, kw), dtype=du.dtype)
+        wg_k(xp.ascontiguousarray(du), dw)
+        return dw
+
+    p, v = f"({planes}, {'%d·' % phases if phases > 1 else ''}C", f"{kh}×{kw}"
+    input_transform.__doc__ = f"V {p}, N·TH·TW) of NCHW ``x`` for a {v} {name} convolution padded by (ph, pw)."
+    output_transform.__doc__ = f"``out`` (N, C_out, OH, OW) ← Aᵀ M A per tile (+ bias) from M ({planes}, C_out, N·TH·TW)."
+    grad_output_transform.__doc__ = (f"dM ({planes}, C_out, N·TH·TW) = A dY Aᵀ for each {tile}×{tile} block of "
+                                     "the output gradient ``g``.")
+    grad_input_transform.__doc__ = (f"``out`` (N, C, H, W) ← the input gradient from dV {p}, N·TH·TW) "
+                                    "(adjoint of input_transform).")
+    weight_transform.__doc__ = f"U ({planes}, C_out, {'%d·' % phases if phases > 1 else ''}C_in) of a (C_out, C_in, {kh}, {kw}) weight."
+    weight_grad_transform.__doc__ = f"∂L/∂w (C_out, C_in, {kh}, {kw}) from dU (the adjoint of weight_transform)."
+    return (input_transform, output_transform, grad_output_transform, grad_input_transform, weight_transform,
+            weight_grad_transform)
 
 
-def grad_output_transform(g, out=None):
-    """dM (16, C_out, N·TH·TW) = A dY Aᵀ for each 2×2 block of the output gradient ``g``."""
-    n, k, oh, ow = g.shape
-    th, tw = -(-oh // 2), -(-ow // 2)
-    impl, xp = select_impl(g)
-    if impl != "numba":
-        dm = grad_output_transform_ref(g, xp=xp)
-        if out is None:
-            return dm
-        out[...] = dm
-        return out
-    dm = _out(out, (16, k, n * th * tw), g.dtype, xp)
-    if dm.size:
-        grad_output_transform_kernel(xp.ascontiguousarray(g), th, tw, *_flat(dm))
-    return dm
-
-
-def grad_input_transform(dv, out, ph, pw):
-    """``out`` (N, C, H, W) ← the input gradient from dV (16, C, N·TH·TW) (adjoint of input_transform)."""
-    n, c, h, w = out.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    impl, xp = select_impl(dv)
-    if impl != "numba":
-        out[...] = grad_input_transform_ref(dv, out.shape, ph, pw, xp=xp)
-        return out
-    if out.size:
-        grad_input_transform_kernel(*_flat(dv), ph, pw, th, tw, out)
-    return out
+(input_transform, output_transform, grad_output_transform, grad_input_transform, weight_transform,
+ weight_grad_transform) = make_dispatchers(
+    tiles, TILE, PLANES, PHASES, (KERNEL, KERNEL),
+    (input_transform_kernel, output_transform_kernel, grad_output_transform_kernel, grad_input_transform_kernel,
+     weight_transform_kernel, weight_grad_transform_kernel),
+    (input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
+     weight_transform_ref, weight_grad_transform_ref), "stride-1")

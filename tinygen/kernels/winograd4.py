@@ -36,10 +36,13 @@ from __future__ import annotations
 import numpy
 
 from ._jit import helper, kernel, prange, select_impl
-from .winograd import _flat, _out, transformed_empty as _transformed_empty
+from .winograd import make_dispatchers, stride1_references, transformed_empty as _transformed_empty
 
-PLANES = 36       # transformed positions (GEMMs)
+# the geometry this module handles, as conv.py asks for it
+KERNEL, STRIDE = 3, 1
 TILE = 4          # output tile side
+PLANES = 36       # transformed positions (GEMMs)
+PHASES = 1        # transformed channels per input channel
 
 BT = numpy.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
                   [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=numpy.float64)
@@ -62,82 +65,10 @@ def transformed_empty(c, t, dtype, xp=numpy, alloc=None):
     return _transformed_empty(c, t, dtype, xp, alloc, planes=PLANES)
 
 
-# ----------------------------------------------------------------------------- weights
-
-def weight_transform_ref(w, xp=None):
-    """U (36, C_out, C_in) = G w Gᵀ for every (k, c) of a (C_out, C_in, 3, 3) weight (computed in
-    float64, rounded once)."""
-    xp = xp or select_impl(w)[1]
-    g = xp.asarray(G)
-    gw = xp.tensordot(g, w.astype(xp.float64), axes=([1], [2]))      # (6, K, C, 3): G w
-    u = xp.tensordot(gw, g, axes=([3], [1]))                          # (6, K, C, 6): (G w) Gᵀ
-    u = u.transpose(0, 3, 1, 2).reshape(PLANES, w.shape[0], w.shape[1])
-    return xp.ascontiguousarray(u.astype(w.dtype))
-
-
-def weight_grad_transform_ref(du, xp=None):
-    """∂L/∂w (C_out, C_in, 3, 3) = Gᵀ dU G, the adjoint of :func:`weight_transform_ref`."""
-    xp = xp or select_impl(du)[1]
-    g = xp.asarray(G)
-    du6 = du.astype(xp.float64).reshape(6, 6, *du.shape[1:])
-    gd = xp.tensordot(g, du6, axes=([0], [0]))                        # (3, 6, K, C): Gᵀ dU
-    dw = xp.tensordot(gd, g, axes=([1], [0]))                         # (3, K, C, 3): (Gᵀ dU) G
-    return xp.ascontiguousarray(dw.transpose(1, 2, 0, 3).astype(du.dtype))
-
-
 # ----------------------------------------------------------------------------- references
 
-def input_transform_ref(x, ph, pw, xp=None):
-    """V (36, C, TH·TW·N) = Bᵀ d B for every 6×6 input tile d (tile index (i·TW + j)·N + n)."""
-    xp = xp or select_impl(x)[1]
-    n, c, h, w = x.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    xpad = xp.zeros((n, c, 4 * th + 2, 4 * tw + 2), dtype=x.dtype)
-    xpad[:, :, ph:ph + h, pw:pw + w] = x
-    d = xp.stack([xp.stack([xpad[:, :, u:u + 4 * th:4, v:v + 4 * tw:4] for v in range(6)]) for u in range(6)])
-    bt = xp.asarray(BT, dtype=x.dtype)
-    v6 = xp.einsum("ru,uvncij,sv->rscijn", bt, d, bt)
-    return xp.ascontiguousarray(v6.reshape(PLANES, c, th * tw * n))
-
-
-def output_transform_ref(m, n, oh, ow, bias=None, xp=None):
-    """y (N, C_out, OH, OW) = Aᵀ M A per tile (+ bias), from M (36, C_out, TH·TW·N)."""
-    xp = xp or select_impl(m)[1]
-    k = m.shape[1]
-    th, tw = -(-oh // 4), -(-ow // 4)
-    at = xp.asarray(AT, dtype=m.dtype)
-    y4 = xp.einsum("ar,rskijn,bs->nkiajb", at, m.reshape(6, 6, k, th, tw, n), at)
-    y = y4.reshape(n, k, 4 * th, 4 * tw)[:, :, :oh, :ow]
-    if bias is not None:
-        y = y + bias.reshape(1, k, 1, 1)
-    return xp.ascontiguousarray(y)
-
-
-def grad_output_transform_ref(g, xp=None):
-    """dM (36, C_out, TH·TW·N) = A dY Aᵀ for every 4×4 output block dY (zeros beyond the output)."""
-    xp = xp or select_impl(g)[1]
-    n, k, oh, ow = g.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    gpad = xp.zeros((n, k, 4 * th, 4 * tw), dtype=g.dtype)
-    gpad[:, :, :oh, :ow] = g
-    at = xp.asarray(AT, dtype=g.dtype)
-    dm = xp.einsum("ar,nkiajb,bs->rskijn", at, gpad.reshape(n, k, th, 4, tw, 4), at)
-    return xp.ascontiguousarray(dm.reshape(PLANES, k, th * tw * n))
-
-
-def grad_input_transform_ref(dv, x_shape, ph, pw, xp=None):
-    """∂L/∂x (N, C, H, W): B dV Bᵀ of every tile added into the 6×6 it was read from (the adjoint
-    of :func:`input_transform_ref`)."""
-    xp = xp or select_impl(dv)[1]
-    n, c, h, w = x_shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    bt = xp.asarray(BT, dtype=dv.dtype)
-    dd = xp.einsum("ru,rscijn,sv->uvncij", bt, dv.reshape(6, 6, c, th, tw, n), bt)
-    dxpad = xp.zeros((n, c, 4 * th + 2, 4 * tw + 2), dtype=dv.dtype)
-    for u in range(6):
-        for v in range(6):
-            dxpad[:, :, u:u + 4 * th:4, v:v + 4 * tw:4] += dd[u, v]
-    return xp.ascontiguousarray(dxpad[:, :, ph:ph + h, pw:pw + w])
+(input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
+ weight_transform_ref, weight_grad_transform_ref) = stride1_references(BT, G, AT, tiles)
 
 
 # ----------------------------------------------------------------------------- Numba kernels
@@ -234,6 +165,28 @@ def _runs6(flat, o, step, q):
 
 
 @helper
+def _gather4(g, k, gp):
+    """Channel k of NCHW g into the output-tile planes gp (4, rows, TW·N): g[n, k, h, w] goes to
+    gp[w mod 4, h, (w // 4)·N + n] (zeros elsewhere are the caller's). Shared with winograd_s2,
+    whose output tiles are 4×4 too."""
+    N, _, OH, OW = g.shape
+    for n in range(N):
+        for h in range(OH):
+            for w in range(OW):
+                gp[w & 3, h, (w >> 2) * N + n] = g[n, k, h, w]
+
+
+@helper
+def _scatter4(yp, k, bk, y):
+    """The inverse of _gather4 for the output: y[n, k, h, w] = yp[w mod 4, h, (w // 4)·N + n] + bk."""
+    N, _, OH, OW = y.shape
+    for n in range(N):
+        for h in range(OH):
+            for w in range(OW):
+                y[n, k, h, w] = yp[w & 3, h, (w >> 2) * N + n] + bk
+
+
+@helper
 def _unpack4(x, c, ph, pw, pl):
     """Channel c of NCHW x into the planes pl (4, rows, (TW + 1)·N): x[n, c, h, w] goes to padded
     row h + ph, column q = w + pw, at pl[q mod 4, h + ph, (q // 4)·N + n]."""
@@ -304,11 +257,7 @@ def f43_output_transform_kernel(m, S, bias, has_bias, TH, TW, y):
                 row = 4 * i + a
                 _at(u[a, 0], u[a, 1], u[a, 2], u[a, 3], u[a, 4], u[a, 5],
                     yp[0, row], yp[1, row], yp[2, row], yp[3, row], Q)
-        bk = bias[k] if has_bias else y.dtype.type(0)
-        for n in range(N):
-            for h in range(OH):
-                for w in range(OW):
-                    y[n, k, h, w] = yp[w & 3, h, (w >> 2) * N + n] + bk
+        _scatter4(yp, k, bias[k] if has_bias else y.dtype.type(0), y)
 
 
 @kernel(parallel=True, streaming=True)
@@ -320,10 +269,7 @@ def f43_grad_output_transform_kernel(g, TH, TW, dm, S):
     T = TH * Q
     for k in prange(K):
         gp = numpy.zeros((4, 4 * TH, Q), dtype=g.dtype)   # g's column 4j + b at gp[b, row, j·N + n]
-        for n in range(N):
-            for h in range(OH):
-                for w in range(OW):
-                    gp[w & 3, h, (w >> 2) * N + n] = g[n, k, h, w]
+        _gather4(g, k, gp)
         p = numpy.empty((6, 4, Q), dtype=g.dtype)         # A dY of the tile row: (r, b)
         for i in range(TH):
             r0 = 4 * i
@@ -445,84 +391,10 @@ def f43_weight_grad_transform_kernel(du, dw):
                     dw[k, c, a, b] = o[a, b, c]
 
 
-def weight_transform(w):
-    """U (36, C_out, C_in) = G w Gᵀ of a (C_out, C_in, 3, 3) weight."""
-    impl, xp = select_impl(w)
-    if impl != "numba":
-        return weight_transform_ref(w, xp=xp)
-    u = xp.empty((PLANES, w.shape[0], w.shape[1]), dtype=w.dtype)
-    f43_weight_transform_kernel(xp.ascontiguousarray(w), u)
-    return u
-
-
-def weight_grad_transform(du):
-    """∂L/∂w (C_out, C_in, 3, 3) = Gᵀ dU G from dU (36, C_out, C_in)."""
-    impl, xp = select_impl(du)
-    if impl != "numba":
-        return weight_grad_transform_ref(du, xp=xp)
-    dw = xp.empty((du.shape[1], du.shape[2], 3, 3), dtype=du.dtype)
-    f43_weight_grad_transform_kernel(xp.ascontiguousarray(du), dw)
-    return dw
-
-
-# ----------------------------------------------------------------------------- dispatchers
-
-def input_transform(x, ph, pw, out=None):
-    """V (36, C, N·TH·TW) of NCHW ``x`` for a 3×3 stride-1 convolution padded by (ph, pw)."""
-    n, c, h, w = x.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    impl, xp = select_impl(x)
-    if impl != "numba":
-        v = input_transform_ref(x, ph, pw, xp=xp)
-        if out is None:
-            return v
-        out[...] = v
-        return out
-    v = _out(out, (PLANES, c, n * th * tw), x.dtype, xp)
-    if v.size:
-        f43_input_transform_kernel(xp.ascontiguousarray(x), ph, pw, th, tw, *_flat(v))
-    return v
-
-
-def output_transform(m, out, bias=None):
-    """``out`` (N, C_out, OH, OW) ← Aᵀ M A per tile (+ bias) from M (36, C_out, N·TH·TW)."""
-    n, k, oh, ow = out.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    impl, xp = select_impl(m)
-    if impl != "numba":
-        out[...] = output_transform_ref(m, n, oh, ow, bias, xp=xp)
-        return out
-    if out.size:
-        b = bias if bias is not None else xp.zeros(1, dtype=out.dtype)
-        f43_output_transform_kernel(*_flat(m), b.astype(out.dtype, copy=False), bias is not None, th, tw, out)
-    return out
-
-
-def grad_output_transform(g, out=None):
-    """dM (36, C_out, N·TH·TW) = A dY Aᵀ for each 4×4 block of the output gradient ``g``."""
-    n, k, oh, ow = g.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    impl, xp = select_impl(g)
-    if impl != "numba":
-        dm = grad_output_transform_ref(g, xp=xp)
-        if out is None:
-            return dm
-        out[...] = dm
-        return out
-    dm = _out(out, (PLANES, k, n * th * tw), g.dtype, xp)
-    if dm.size:
-        f43_grad_output_transform_kernel(xp.ascontiguousarray(g), th, tw, *_flat(dm))
-    return dm
-
-
-def grad_input_transform(dv, out, ph, pw):
-    """``out`` (N, C, H, W) ← the input gradient from dV (36, C, N·TH·TW) (adjoint of input_transform)."""
-    n, c, h, w = out.shape
-    _, _, th, tw = tiles(h, w, ph, pw)
-    impl, xp = select_impl(dv)
-    if impl != "numba":
-        out[...] = grad_input_transform_ref(dv, out.shape, ph, pw, xp=xp)
-        return out
-    if out.size:
-        f43_grad_input_transform_kernel(*_flat(dv), ph, pw, th, tw, out)
-    return out
+(input_transform, output_transform, grad_output_transform, grad_input_transform, weight_transform,
+ weight_grad_transform) = make_dispatchers(
+    tiles, TILE, PLANES, PHASES, (KERNEL, KERNEL),
+    (f43_input_transform_kernel, f43_output_transform_kernel, f43_grad_output_transform_kernel,
+     f43_grad_input_transform_kernel, f43_weight_transform_kernel, f43_weight_grad_transform_kernel),
+    (input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
+     weight_transform_ref, weight_grad_transform_ref), "stride-1")
