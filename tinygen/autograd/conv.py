@@ -338,7 +338,7 @@ _WINOGRAD4_MAX_WASTE = 1.5
 # the adjoint pairs of a conv_transpose2d too, but that measured no faster there (128→64 on
 # 7×7: 15.6 vs 15.7 ms on one thread, 9.0 vs 9.4 on two), which keeps im2col/col2im.
 _WINOGRAD_S2_MAX_WASTE = 1.35
-_WINOGRAD_KEEP_V = (winograd_s2,)
+_WINOGRAD_KEEP_V = (winograd_s2, winograd4)
 
 
 def _winograd_v_bytes(wg, x, padding):
@@ -404,9 +404,11 @@ class _KeptV:
 
 
 def _keeps_v(wg):
-    """Whether a Winograd forward keeps V for backward: for the stride-2 layers, whose input
-    transform costs the most (64→128 4/2/1 on 14×14, 64 images, one thread: 1.5 ms of ~14), not
-    for 3×3 ones (64→64 14×14 F(2×2), fwd+bwd: 14.5 ms transformed again, 14.7 kept)."""
+    """Whether a Winograd forward keeps V for backward rather than transforming x again: yes for
+    the stride-2 layers, whose input transform costs the most (64→128 4/2/1 on 14×14, 64 images,
+    one thread: 1.5 ms of ~14), and for F(4×4, 3×3) (64→64 on 14×14, fwd+bwd, in turns: 2 threads
+    10.4 → 9.4 and 8.1 → 7.3 ms, one thread 14.8 → 14.0); not for F(2×2, 3×3), whose 4× larger
+    V costs more to write and read back than to recompute (14.5 ms transformed again, 14.7 kept)."""
     return wg in _WINOGRAD_KEEP_V
 
 
@@ -633,20 +635,19 @@ class Conv2d(Function):
         # scratch buffer, cheaper than writing kept columns to cold memory and reading them back
         # (3×3 on 64×64×14×14, fwd+bwd: 11.1 → 10.6 ms), where the short runs of a stride-2
         # im2col make the second unfolding cost more than it saves (4×4/2: 8.9 kept, 9.2 not).
-        # Likewise a Winograd convolution transforms x again in backward: keeping its V (4x the
-        # size of x) for the weight gradient measured no faster (3×3 64→64 on 64×64×14×14,
-        # fwd+bwd, one thread: 14.5 ms recomputed, 14.7 kept).
-        kh, kw = w.shape[2:]
-        n_cols = x.shape[1] * kh * kw * x.shape[0] * conv_out_size(x.shape[2], kh, stride[0], padding[0]) \
-            * conv_out_size(x.shape[3], kw, stride[1], padding[1])
+        # A Winograd convolution has no columns; it keeps its transformed input V instead where
+        # that measured faster than transforming x again (_keeps_v), within the same size limit.
         wg = _use_winograd(x, w, stride, padding, select_impl(x)[0])
-        if wg is not None:          # (no columns: a Winograd forward may keep its V instead)
+        if wg is not None:
             if grad_mode.state.enabled and _keeps_v(wg) and \
                     _winograd_v_bytes(wg, x, padding) <= _KEEP_COLS_BYTES:
                 y, self.cols = _winograd_forward(x, w, b, padding, wg, True)
             else:
                 y, self.cols = _winograd_forward(x, w, b, padding, wg), None
             return y
+        kh, kw = w.shape[2:]
+        n_cols = x.shape[1] * kh * kw * x.shape[0] * conv_out_size(x.shape[2], kh, stride[0], padding[0]) \
+            * conv_out_size(x.shape[3], kw, stride[1], padding[1])
         keep = grad_mode.state.enabled and n_cols * x.dtype.itemsize <= _KEEP_COLS_BYTES \
             and (tuple(stride) != (1, 1) or select_impl(x)[0] != "numba")
         if keep:
