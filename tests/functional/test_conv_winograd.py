@@ -200,7 +200,8 @@ def test_stride2_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed
     """A 4×4 stride-2 conv2d on the F(4×4, 2×2) path (float64): the definition's values, and
     gradients that pass gradcheck, the weight gradient from the V its forward kept."""
     from tinygen.kernels import winograd_s2
-    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD_S2_MAX_WASTE": float("inf")}
+    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD_S2_MAX_WASTE": float("inf"), "_WINOGRAD_S2_MIN_WORK": 0,
+             "_WINOGRAD_S2_MIN_TILES": 0}
     _forced_path_matches_loops(winograd_s2, knobs, 4, 2, n, ci, co, ph, pw, h, w, bias, seed)
 
 
@@ -209,6 +210,8 @@ def s2_everywhere(monkeypatch):
     """Every 4×4 stride-2 conv2d takes the F(4×4, 2×2) path, whatever its channels and waste."""
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(_conv, "_WINOGRAD_S2_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(_conv, "_WINOGRAD_S2_MIN_WORK", 0)
+    monkeypatch.setattr(_conv, "_WINOGRAD_S2_MIN_TILES", 0)
 
 
 def test_stride2_double_backward_and_retained_graph(s2_everywhere):
@@ -228,16 +231,24 @@ def test_stride2_double_backward_and_retained_graph(s2_everywhere):
         (y * y).sum().backward()
 
 
-@pytest.mark.parametrize("case, expected", [("DCGAN 64→128", "winograd_s2"), ("1 input channel", None),
-                                            ("3×3 output", None), ("stride 1", None)])
+@pytest.mark.parametrize("case, expected", [("DCGAN 64→128", "winograd_s2"), ("16 channels on 28×28", "winograd_s2"),
+                                            ("1 input channel", None), ("3×3 output", None), ("4×4 output", None),
+                                            ("32 channels on 8×8 out", None), ("stride 1", None)])
 def test_stride2_taken_only_where_it_applies(case, expected):
-    """4×4 stride 2 with 16+ channels each way and at most 35 % waste under 4×4 tiles (DCGAN's
-    7×7 output: 31 %); conv_transpose2d keeps im2col/col2im (measured no faster)."""
+    """4×4 stride 2 with 16+ channels each way, at least 2×2 tiles and 256 input channel-tiles
+    per image, and at most 35 % waste under 4×4 tiles (DCGAN's 7×7 output: 31 %);
+    conv_transpose2d keeps im2col/col2im (measured no faster)."""
     ci, hw, stride = 64, 14, (2, 2)
-    if case == "1 input channel":
+    if case == "16 channels on 28×28":
+        ci, hw = 16, 28
+    elif case == "1 input channel":
         ci = 1
     elif case == "3×3 output":
         hw = 6
+    elif case == "4×4 output":
+        hw = 8
+    elif case == "32 channels on 8×8 out":
+        ci, hw = 32, 16
     elif case == "stride 1":
         stride = (1, 1)
     x = np.zeros((2, ci, hw, hw), np.float32)

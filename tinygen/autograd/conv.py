@@ -336,8 +336,14 @@ _WINOGRAD4_MAX_WASTE = 1.5
 # 18.5 → 14.6, two 8.5 → 8.2 (its serial weight transforms and weight-gradient sum take ~0.7 ms
 # more); the DCGAN step 52.7 → 51.5 (two threads), 87.6 → 78.8 (one). Its transforms are
 # the adjoint pairs of a conv_transpose2d too, but that measured no faster there (128→64 on
-# 7×7: 15.6 vs 15.7 ms on one thread, 9.0 vs 9.4 on two), which keeps im2col/col2im.
+# 7×7: 15.6 vs 15.7 ms on one thread, 9.0 vs 9.4 on two), which keeps im2col/col2im. Small
+# outputs keep im2col too: below 2×2 tiles per image, or 256 input channel-tiles per image, the
+# GEMMs are too narrow (2 threads, 64 images, ms, im2col → Winograd: 32→64 8×8 → 4×4 1.3 → 2.0,
+# 32→64 16×16 → 8×8 3.8 → 4.3; but 64→128 16×16 → 8×8 11.6 → 10.9, 16→32 28×28 → 14×14
+# 4.0 → 3.3, 32→64 28×28 11.1 → 10.2, 64→64 32×32 → 16×16 33.0 → 22.7).
 _WINOGRAD_S2_MAX_WASTE = 1.35
+_WINOGRAD_S2_MIN_TILES = 4
+_WINOGRAD_S2_MIN_WORK = 256
 _WINOGRAD_KEEP_V = (winograd_s2, winograd4)
 
 
@@ -362,7 +368,9 @@ def _winograd_module(hw, c_in, c_out, kernel_hw, stride, padding, impl, same_dty
         if (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow:
             return winograd
     elif kh == kw == 4 and sh == sw == 2:
-        if 16 * -(-oh // 4) * -(-ow // 4) <= _WINOGRAD_S2_MAX_WASTE * oh * ow:
+        tiles = -(-oh // 4) * -(-ow // 4)
+        if (tiles >= _WINOGRAD_S2_MIN_TILES and c_in * tiles >= _WINOGRAD_S2_MIN_WORK
+                and 16 * tiles <= _WINOGRAD_S2_MAX_WASTE * oh * ow):
             return winograd_s2
     return None
 
