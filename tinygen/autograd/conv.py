@@ -19,7 +19,7 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
 A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
-the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 10+ per side
+the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 7+ per side
 (tinygen.kernels.winograd4: 36 GEMMs on transformed 6×6 tiles, 4× fewer multiply-adds) or
 F(2×2, 3×3) on smaller ones (tinygen.kernels.winograd: 16 GEMMs on 4×4 tiles, 2.25× fewer);
 "Winograd" below. Double backward still goes through the ops above.
@@ -319,15 +319,18 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 # _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MAX_WASTE = 1.25
+# ...and at least 3×3 of its tiles per image: on a 4×4 output (2×2 tiles) F(2×2, 3×3) took
+# 2.3 ms against im2col's 1.2 (64→64, 64 images, 2 threads), on 6×6 (3×3 tiles) 1.9 vs 2.1.
+_WINOGRAD_MIN_TILES = 9
 # F(4×4, 3×3) (tinygen.kernels.winograd4: 36 GEMMs on 6×6 tiles, 4× fewer multiply-adds than
-# im2col) where each image has at least 3×3 of its tiles, and they waste at most 50 % (10×10
-# outputs under 12×12 of tiles waste 44 %). Measured fwd+bwd on 64 images, 2 threads, in turns
-# (benchmarks/conv_algorithms.py; ms, im2col / F(2×2) / F(4×4)): 64→64 14×14 9.5 / 8.5 / 7.4,
-# 32→32 28×28 17.8 / 13.2 / 8.5, 64→64 16×16 16.5 / 12.1 / 8.1, 128→128 14×14 37.5 / 26.5 /
-# 22.0, 128→128 12×12 27.4 / 18.8 / 16.8, 64→64 11×11 6.0 / 5.8 / 4.4, 10×10 5.3 / 4.3 / 4.2;
-# but 64→64 8×8 3.6 / 3.5 / 5.3 and 7×7 2.6 / 2.9 / 2.9: with 2×2 tiles per image its GEMMs
-# are too narrow.
-_WINOGRAD4_MIN_TILES = 3
+# im2col) where each image has at least 2×2 of its tiles, and they waste at most 50 % (a 7×7
+# output under 8×8 of tiles wastes 31 %). Measured fwd+bwd on 64 images, 2 threads, in turns
+# (benchmarks/conv_algorithms.py; ms, im2col / F(2×2) / F(4×4)): 64→64 14×14 11.8 / 10.8 / 8.7,
+# 32→32 28×28 19.3 / 14.4 / 8.1, 64→64 16×16 18.5 / 13.6 / 8.4, 128→128 14×14 41.6 / 28.9 /
+# 21.8, 64→64 10×10 5.7 / 4.7 / 4.1, 8×8 4.0 / 3.5 / 2.5, 7×7 2.7 / 3.0 / 2.2, 128→128 7×7
+# 9.6 / 9.6 / 7.2; but 64→64 6×6 2.1 / 1.9 / 2.1 (2×2 tiles wasting 78 %), 5×5 1.7 / 1.8 / 2.0
+# and 4×4 1.2 / 2.3 / 1.6 (one tile per image: GEMMs too narrow).
+_WINOGRAD4_MIN_TILES = 2
 _WINOGRAD4_MAX_WASTE = 1.5
 # 4×4 stride-2 conv2d layers (DCGAN's discriminator) as F(4×4, 2×2) on the space-to-depth input
 # (tinygen.kernels.winograd_s2): 25 GEMMs over 4·C_in phase channels, 25/64 of im2col's
@@ -365,7 +368,8 @@ def _winograd_module(hw, c_in, c_out, kernel_hw, stride, padding, impl, same_dty
         th4, tw4 = -(-oh // 4), -(-ow // 4)
         if min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow:
             return winograd4
-        if (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow:
+        if (-(-oh // 2) * -(-ow // 2) >= _WINOGRAD_MIN_TILES
+                and (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow):
             return winograd
     elif kh == kw == 4 and sh == sw == 2:
         tiles = -(-oh // 4) * -(-ow // 4)
