@@ -125,21 +125,28 @@ def test_taken_only_where_it_applies(calls, case):
     assert calls == {"forward": 1, "backward": 1}
 
 
-def test_results_do_not_depend_on_the_thread_count(calls):
+@pytest.mark.parametrize("module, k, stride, hw, c", [("winograd", 3, 1, 9, 16), ("winograd4", 3, 1, 14, 16),
+                                                      ("winograd_s2", 4, 2, 14, 64)])
+def test_results_do_not_depend_on_the_thread_count(calls, module, k, stride, hw, c):
+    """Bitwise the same values and gradients on 1 and 3 threads, for each Winograd path (its
+    chunks depend on the shapes only; weight-gradient parts are added in chunk order)."""
     from tinygen import parallel
     r = np.random.default_rng(3)
-    x = r.standard_normal((40, 16, 9, 9)).astype(np.float32)
-    w = r.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    x = r.standard_normal((72, c, hw, hw)).astype(np.float32)
+    w = r.standard_normal((16, c, k, k)).astype(np.float32)
     b = r.standard_normal(16).astype(np.float32)
+    wg = _conv._use_winograd(x, w, (stride, stride), (1, 1), "numba")
+    assert wg is not None and wg.__name__.endswith("." + module)
     before = parallel.get_num_threads()
     try:
         parallel.set_num_threads(1)
-        one = _step(x, w, b)
+        one = _step(x, w, b, stride=stride)
         parallel.set_num_threads(3)
-        three = _step(x, w, b)
+        three = _step(x, w, b, stride=stride)
     finally:
         parallel.set_num_threads(before)
     assert calls == {"forward": 2, "backward": 2}
+    assert len(_conv._winograd_chunks(72, c, *wg.tiles(hw, hw, 1, 1)[2:], x.dtype, wg)) > 1
     for a, c in zip(one, three):
         assert np.array_equal(a, c)
 
