@@ -1,5 +1,6 @@
-"""conv2d's Winograd path (3×3, stride 1, on the CPU with the Numba kernels): the same values and
-gradients as the definition, taken only where it applies, and independent of the thread count."""
+"""The Winograd paths of conv2d (3×3 stride 1: F(2×2, 3×3), F(4×4, 3×3); 4×4 stride 2: F(4×4, 2×2))
+and conv_transpose2d (4×4 stride 2), on the CPU with the Numba kernels: the same values and
+gradients as the definition, taken only where they apply, and independent of the thread count."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ import tinygen.functional as F
 import tinygen.kernels as K
 from tinygen.autograd import conv as _conv
 from futil import leaves_unmodified, t64
-from test_conv import conv2d_loops
+from test_conv import conv2d_loops, conv_transpose2d_loops
 
 pytestmark = pytest.mark.skipif(not K.numba_available() or tg.get_default_device() != "cpu",
                                 reason="the Winograd path is the CPU's (Numba kernels)")
@@ -226,12 +227,15 @@ def s2_everywhere(monkeypatch):
 
 
 def test_stride2_double_backward_and_retained_graph(s2_everywhere):
-    """Second derivatives through the F(4×4, 2×2) conv (gradgradcheck), and a graph retained for
-    two backward passes: the kept V serves both (gradients add up), then goes back to the pool."""
+    """Second derivatives through the F(4×4, 2×2) conv and transposed conv (gradgradcheck), and a
+    graph retained for two backward passes: the kept V serves both (gradients add up), then goes
+    back to the pool."""
     r = np.random.default_rng(5)
     x, w = r.standard_normal((2, 2, 8, 6)), r.standard_normal((3, 2, 4, 4))
     fn = lambda x, w: F.conv2d(x, w, stride=2, padding=1)
     assert tg.gradgradcheck(fn, [t64(x), t64(w)])
+    fn_t = lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1)      # (its adjoint)
+    assert tg.gradgradcheck(fn_t, [t64(x[:, :, :4, :3]), t64(w.transpose(1, 0, 2, 3)[:2])])
     xs, ws = t64(x), t64(w)
     y = fn(xs, ws)
     (y * y).sum().backward(retain_graph=True)
@@ -247,8 +251,7 @@ def test_stride2_double_backward_and_retained_graph(s2_everywhere):
                                             ("32 channels on 8×8 out", None), ("stride 1", None)])
 def test_stride2_taken_only_where_it_applies(case, expected):
     """4×4 stride 2 with 16+ channels each way, at least 2×2 tiles and 256 input channel-tiles
-    per image, and at most 35 % waste under 4×4 tiles (DCGAN's 7×7 output: 31 %);
-    conv_transpose2d keeps im2col/col2im (measured no faster)."""
+    per image, and at most 35 % waste under 4×4 tiles (DCGAN's 7×7 output: 31 %)."""
     ci, hw, stride = 64, 14, (2, 2)
     if case == "16 channels on 28×28":
         ci, hw = 16, 28
@@ -270,19 +273,85 @@ def test_stride2_taken_only_where_it_applies(case, expected):
 
 def test_stride2_float32_agrees_with_im2col(monkeypatch, calls):
     """At the default thresholds DCGAN's 64→128 4/2/1 layer takes F(4×4, 2×2) in float32; its
-    values and gradients agree with im2col's to float32 rounding, and its transposed twin does not
-    take a Winograd path."""
+    values and gradients agree with im2col's to float32 rounding."""
     r = np.random.default_rng(6)
     x = r.standard_normal((6, 64, 14, 14)).astype(np.float32)
     w = (r.standard_normal((128, 64, 4, 4)) * 0.05).astype(np.float32)
     b = r.standard_normal(128).astype(np.float32)
     wino = _step(x, w, b, padding=1, stride=2)
     assert calls == {"forward": 1, "backward": 1}
-    ys = F.conv_transpose2d(tg.tensor(wino[0], requires_grad=True), tg.tensor(w), stride=2, padding=1)
-    ys.sum().backward()
-    assert calls == {"forward": 1, "backward": 1}
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
     im2col = _step(x, w, b, padding=1, stride=2)
     for a, c in zip(wino, im2col):
+        err = np.abs(a - c).max() / np.abs(c).max()
+        assert err < 2e-5, err
+
+
+@settings(max_examples=12, deadline=None)
+@given(h=st.integers(1, 7), w=st.integers(1, 7), op=st.tuples(st.integers(0, 1), st.integers(0, 1)), **GEOMETRY)
+def test_transposed_stride2_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, op, bias, seed):
+    """A 4×4 stride-2 conv_transpose2d on the F(4×4, 2×2) path, the adjoint transforms (float64):
+    the definition's values and gradients that pass gradcheck, the weight gradient from the dM its
+    forward kept."""
+    r = np.random.default_rng(seed)
+    x, wt = r.standard_normal((n, ci, h, w)), r.standard_normal((ci, co, 4, 4))
+    b = r.standard_normal(co) if bias else None
+    fn = lambda x, w, *b: F.conv_transpose2d(x, w, b[0] if b else None, stride=2, padding=(ph, pw),
+                                             output_padding=op)
+    ho, wo = (h - 1) * 2 - 2 * ph + 4 + op[0], (w - 1) * 2 - 2 * pw + 4 + op[1]
+    if ho < 1 or wo < 1 or _conv._stamp(x, wt, (ph, pw), (ho, wo)):
+        return                  # (no output, or a 1×1 input's plain product)
+    inputs = [x, wt] + ([b] if bias else [])
+    used = []
+    original = _conv._winograd_t_forward
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD_S2_MAX_WASTE": float("inf"),
+                            "_WINOGRAD_S2_MIN_WORK": 0, "_WINOGRAD_S2_MIN_TILES": 0}.items():
+            mp.setattr(_conv, name, value)
+        mp.setattr(_conv, "_winograd_t_forward", lambda *a: used.append(1) or original(*a))
+        y = leaves_unmodified(fn, *inputs)
+        assert used == [1]
+        np.testing.assert_allclose(y.numpy(), conv_transpose2d_loops(x, wt, b, (2, 2), (ph, pw), op),
+                                   rtol=1e-12, atol=1e-12)
+        assert tg.gradcheck(fn, [t64(a) for a in inputs])
+
+
+def test_transposed_stride2_float32_agrees_with_col2im_and_is_thread_independent(monkeypatch):
+    """DCGAN's generator layer 128→64 4/2/1 takes the F(4×4, 2×2) path in float32: values and
+    gradients within 2e-5 of col2im's (of each array's largest value), bitwise the same on 1 and
+    3 threads; a retained graph serves two backward passes from the kept dM."""
+    from tinygen import parallel
+    r = np.random.default_rng(7)
+    x = r.standard_normal((72, 128, 7, 7)).astype(np.float32)
+    w = (r.standard_normal((128, 64, 4, 4)) * 0.05).astype(np.float32)
+    b = r.standard_normal(64).astype(np.float32)
+    used = []
+    original = _conv._winograd_t_forward
+    monkeypatch.setattr(_conv, "_winograd_t_forward", lambda *a: used.append(1) or original(*a))
+
+    def step():
+        xs, ws, bs = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv_transpose2d(xs, ws, bs, stride=2, padding=1)
+        (y * y).sum().backward(retain_graph=True)
+        first = ws.grad.numpy().copy()
+        (y * y).sum().backward()
+        np.testing.assert_allclose(ws.grad.numpy(), 2 * first, rtol=1e-5)
+        return [y.numpy(), xs.grad.numpy() / 2, first, bs.grad.numpy() / 2]
+
+    before = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(1)
+        one = step()
+        parallel.set_num_threads(3)
+        three = step()
+    finally:
+        parallel.set_num_threads(before)
+    assert used == [1, 1]
+    for a, c in zip(one, three):
+        assert np.array_equal(a, c)
+    monkeypatch.setattr(_conv, "_WINOGRAD_T", False)
+    ref = step()
+    assert used == [1, 1]
+    for a, c in zip(one, ref):
         err = np.abs(a - c).max() / np.abs(c).max()
         assert err < 2e-5, err

@@ -332,14 +332,16 @@ _WINOGRAD_MIN_TILES = 9
 # and 4×4 1.2 / 2.3 / 1.6 (one tile per image: GEMMs too narrow).
 _WINOGRAD4_MIN_TILES = 2
 _WINOGRAD4_MAX_WASTE = 1.5
-# 4×4 stride-2 conv2d layers (DCGAN's discriminator) as F(4×4, 2×2) on the space-to-depth input
+# 4×4 stride-2 layers (DCGAN's) as F(4×4, 2×2) on the space-to-depth input
 # (tinygen.kernels.winograd_s2): 25 GEMMs over 4·C_in phase channels, 25/64 of im2col's
-# multiply-adds on whole tiles (51 % on a 7×7 output, whose 8×8 of tiles wastes 31 %).
-# Measured fwd+bwd on 64 images, 64→128 on 14×14, in turns (ms, im2col → Winograd): one thread
-# 18.5 → 14.6, two 8.5 → 8.2 (its serial weight transforms and weight-gradient sum take ~0.7 ms
-# more); the DCGAN step 52.7 → 51.5 (two threads), 87.6 → 78.8 (one). Its transforms are
-# the adjoint pairs of a conv_transpose2d too, but that measured no faster there (128→64 on
-# 7×7: 15.6 vs 15.7 ms on one thread, 9.0 vs 9.4 on two), which keeps im2col/col2im. Small
+# multiply-adds on whole tiles (51 % on a 7×7 output, whose 8×8 of tiles wastes 31 %); a
+# conv_transpose2d, the adjoint of a conv2d, runs on the same transforms with their roles
+# swapped. Measured fwd+bwd on 64 images, in turns (ms, im2col → Winograd): conv2d 64→128 on
+# 14×14, one thread 18.5 → 14.6, two 8.5 → 8.2 (its serial weight transforms and
+# weight-gradient sum take ~0.7 ms more); conv_transpose2d 128→64 on 7×7 (keeping dM of its
+# input for the weight gradient), one thread 14.6 → 12.0, two 8.7 → 8.2; the DCGAN step 49.7 →
+# 46.8 and 49.4 → 45.9 with the conv2d (two threads), 79.0 → 71.4 (one), then 46.3 → 46.1
+# with the transposed one too. Small
 # outputs keep im2col too: below 2×2 tiles per image, or 256 input channel-tiles per image, the
 # GEMMs are too narrow (2 threads, 64 images, ms, im2col → Winograd: 32→64 8×8 → 4×4 1.3 → 2.0,
 # 32→64 16×16 → 8×8 3.8 → 4.3; but 64→128 16×16 → 8×8 11.6 → 10.9, 16→32 28×28 → 14×14
@@ -481,6 +483,86 @@ def _winograd_backward(x, w, g, padding, need_x, need_w, wg=winograd, kept=None)
             v = wg.transformed_empty(cv, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
         else:
             v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_v"))
+        return xp.matmul(dm, v.transpose(0, 2, 1))
+
+    parts = map_chunks(one, range(len(chunks)))
+    gw = wg.weight_grad_transform(_sum_in_order(parts)) if need_w else None
+    return gx, gw
+
+
+_WINOGRAD_T = True              # (a switch for the benchmarks and tests)
+
+
+def _use_winograd_t(x, w, stride, padding, out_hw, impl):
+    """The Winograd module conv_transpose2d(x, w) runs on, as the adjoint of conv2d(·, w) on its
+    output size ``out_hw`` (4×4 stride-2 layers only: the 3×3 stride-1 ones were not measured),
+    or None."""
+    if not _WINOGRAD_T or tuple(stride) != (2, 2):
+        return None
+    return _winograd_module(out_hw, w.shape[1], w.shape[0], w.shape[2:], stride, padding, impl, x.dtype == w.dtype)
+
+
+def _winograd_t_forward(x, w, b, padding, out_hw, wg, keep=False):
+    """y = conv_transpose2d(x, w) + b, the input gradient of conv2d(·, w) at output gradient x:
+    per chunk dM = output-gradient transform of x, y = input-gradient transform of Uᵀ dM. With
+    ``keep``, (y, :class:`_KeptV` holding dM and U for the backward)."""
+    xp = backend.numpy
+    n, k = x.shape[:2]
+    c = w.shape[1]
+    ph, pw = padding
+    _, _, th, tw = wg.tiles(out_hw[0], out_hw[1], ph, pw)
+    u = wg.weight_transform(w)
+    ut = u.transpose(0, 2, 1)
+    y = xp.empty((n, c) + tuple(out_hw), dtype=x.dtype)
+    chunks = _winograd_chunks(n, c, th, tw, x.dtype, wg)
+
+    def one(bounds):
+        n0, n1 = bounds
+        t = (n1 - n0) * th * tw
+        flat = []
+        if keep:
+            dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: flat.append(
+                _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
+        else:
+            dm = _transformed_scratch(wg, k, t, x.dtype, "wino_m")
+        wg.grad_output_transform(x[n0:n1], out=dm)
+        dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_dv"))
+        wg.grad_input_transform(dv, y[n0:n1], ph, pw)
+        if b is not None:
+            y[n0:n1] += b.reshape(1, -1, 1, 1)
+        return flat[0] if keep else None
+
+    flats = map_chunks(one, chunks)
+    return (y, _KeptV(chunks, flats, wg, u)) if keep else y
+
+
+def _winograd_t_backward(x, w, g, padding, need_x, need_w, wg, kept=None):
+    """(∂L/∂x, ∂L/∂w) of y = conv_transpose2d(x, w): ∂L/∂x = conv2d(g, w) (output transform of
+    U V), ∂L/∂w from dU = Σ_chunks dM(x) Vᵀ, both from one input transform V of g per chunk
+    (dM(x) as the forward kept it, or transformed again)."""
+    xp = backend.numpy
+    n, k = x.shape[:2]
+    c = w.shape[1]
+    ph, pw = padding
+    _, _, th, tw = wg.tiles(g.shape[2], g.shape[3], ph, pw)
+    u = (kept.u if kept is not None else wg.weight_transform(w)) if need_x else None
+    gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None
+    cv = wg.PHASES * c
+    chunks = kept.chunks if kept is not None else _winograd_chunks(n, c, th, tw, x.dtype, wg)
+
+    def one(i):
+        n0, n1 = chunks[i]
+        t = (n1 - n0) * th * tw
+        v = wg.input_transform(g[n0:n1], ph, pw, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_v"))
+        if need_x:
+            m = xp.matmul(u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
+            wg.output_transform(m, gx[n0:n1])
+        if not need_w:
+            return None
+        if kept is not None:
+            dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
+        else:
+            dm = wg.grad_output_transform(x[n0:n1], out=_transformed_scratch(wg, k, t, x.dtype, "wino_dm"))
         return xp.matmul(dm, v.transpose(0, 2, 1))
 
     parts = map_chunks(one, range(len(chunks)))
@@ -633,7 +715,20 @@ def _check_conv(op, x, w, b, stride, padding, transposed):
 
 
 # --------------------------------------------------------------------------- Functions
-class Conv2d(Function):
+class _KeepsBuffers(Function):
+    """A convolution node that may keep buffers of its forward for its backward (im2col columns,
+    Winograd transforms) in ``self.cols``: they go back to the pool when the engine releases it."""
+    cols = None
+    releases_more = True
+
+    def release(self):
+        super().release()
+        if self.cols is not None:
+            _recycle_cols(self.cols)
+        self.cols = None
+
+
+class Conv2d(_KeepsBuffers):
     """y = conv2d(x, w) + b   (cross-correlation, as PyTorch).
     ∂L/∂x = conv_transpose2d(g, w),  ∂L/∂w = weight_grad(x, g),  ∂L/∂b = Σ_{n,h,w} g."""
 
@@ -685,16 +780,8 @@ class Conv2d(Function):
         gb = _bias_grad(g) if nb else None
         return gx, gw, gb
 
-    releases_more = True
 
-    def release(self):
-        super().release()
-        if self.cols is not None:
-            _recycle_cols(self.cols)
-        self.cols = None
-
-
-class ConvTranspose2d(Function):
+class ConvTranspose2d(_KeepsBuffers):
     """y = conv_transpose2d(x, w) + b: the adjoint of conv2d(·, w), scattered by col2im.
     ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x),  ∂L/∂b = Σ_{n,h,w} g.
 
@@ -715,12 +802,23 @@ class ConvTranspose2d(Function):
             raise ValueError(f"conv_transpose2d: output size {output_size} does not match input {x.shape} with "
                              f"kernel ({kh}, {kw}), stride {stride}, padding {padding}")
         self.stride, self.padding, self.out_hw = stride, padding, (ho, wo)
+        self.cols = None
+        wg = None if _stamp(x, w, padding, (ho, wo)) else _use_winograd_t(x, w, stride, padding, (ho, wo),
+                                                                           select_impl(x)[0])
+        if wg is not None:
+            if grad_mode.state.enabled:
+                y, self.cols = _winograd_t_forward(x, w, b, padding, (ho, wo), wg, True)
+                return y
+            return _winograd_t_forward(x, w, b, padding, (ho, wo), wg)
         return conv_transpose2d_array(x, w, b, stride, padding, (ho, wo))
 
     def backward(self, g, y, x, w, b=None):
         nx, nw, nb = (list(self.needs) + [False])[:3]
         if (nx or nw) and not (is_tensor(g) or is_tensor(x) or is_tensor(w)):
-            gx, gw = conv_transpose2d_backward_array(x, w, g, self.stride, self.padding, nx, nw)
+            if self.cols is not None and g.dtype == x.dtype:
+                gx, gw = _winograd_t_backward(x, w, g, self.padding, nx, nw, self.cols.wg, self.cols)
+            else:
+                gx, gw = conv_transpose2d_backward_array(x, w, g, self.stride, self.padding, nx, nw)
         else:
             gx = _conv2d_any(g, w, self.stride, self.padding) if nx else None
             gw = _wgrad_any(g, x, tuple(w.shape[2:]), self.stride, self.padding) if nw else None

@@ -27,8 +27,8 @@ position p = 5r + s, exactly as in :mod:`tinygen.kernels.winograd` (F(2×2, 3×3
 
 and the backward is the adjoint of each step (dM = A dY Aᵀ; dV = Uᵀ dM, added back through
 B dV Bᵀ; dU = dM Vᵀ, ∂L/∂w = Gᵀ dU G). A conv_transpose2d with the same geometry is the
-adjoint of the convolution and could run on the same transforms with their roles swapped; it
-measured no faster than col2im there (tinygen.autograd.conv), so only conv2d uses them.
+adjoint of the convolution, so it runs on the same transforms with their roles swapped
+(tinygen.autograd.conv).
 
 Against im2col's GEMM (C_out × 16·C_in × 4 outputs per block of 4×4) the GEMMs do 25/64 of the
 multiply-adds on whole tiles; a 7×7 output (DCGAN's 14 → 7) is covered by 8×8 of tiles, so 51 %.
