@@ -1,9 +1,9 @@
 """im2col against Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 conv2d layers, fwd+bwd.
 
-tinygen runs a 3×3 stride-1 conv2d with 16+ channels as Winograd: F(4×4, 3×3)
-(``tinygen/kernels/winograd4.py``) where each image has 2×2 or more of its 4×4 tiles wasting at
-most 50 %, else F(2×2, 3×3) (``tinygen/kernels/winograd.py``) where each image has 3×3 or more
-2×2 tiles wasting at most 25 %;
+tinygen runs a 3×3 stride-1 conv2d as Winograd F(4×4, 3×3) (``tinygen/kernels/winograd4.py``)
+where each image has 2×2 or more of its 4×4 tiles wasting at most 50 % (and 2+ input channels,
+64+ input channel-tiles), else as F(2×2, 3×3) (``tinygen/kernels/winograd.py``) with 16+
+channels where each image has 3×3 or more 2×2 tiles wasting at most 25 %;
 other convolutions by im2col + GEMM. This script times the three algorithms on the same layers,
 in turns (so machine drift hits them alike), and prints the median ms per fwd+bwd step, the
 ratios to im2col and which one tinygen picks:
@@ -32,7 +32,7 @@ from tinygen.autograd import conv as _conv  # noqa: E402
 # (in channels, out channels, height = width): the conv2d workload, DCGAN/UNet-like widths, and the
 # shapes tinygen leaves to im2col (a 7×7 output, a 1-channel input)
 LAYERS = [(64, 64, 14), (32, 32, 14), (16, 16, 28), (32, 32, 28), (64, 64, 16), (64, 64, 10), (64, 64, 8),
-          (128, 128, 14), (64, 64, 7), (64, 64, 6), (64, 64, 5), (64, 64, 4), (1, 32, 28)]
+          (128, 128, 14), (64, 64, 7), (64, 64, 6), (64, 64, 5), (64, 64, 4), (32, 1, 28), (8, 8, 28), (1, 32, 28)]
 ALGORITHMS = ("im2col", "winograd", "winograd4")
 
 
@@ -52,7 +52,7 @@ def _step(c_in, c_out, size, batch, seed=0):
 
 
 _KNOBS = ("_WINOGRAD_MIN_CHANNELS", "_WINOGRAD_MAX_WASTE", "_WINOGRAD_MIN_TILES", "_WINOGRAD4_MIN_TILES",
-          "_WINOGRAD4_MAX_WASTE")
+          "_WINOGRAD4_MAX_WASTE", "_WINOGRAD4_MIN_CHANNELS", "_WINOGRAD4_MIN_WORK")
 
 
 class algorithm:
@@ -67,8 +67,9 @@ class algorithm:
     def __enter__(self):
         self.saved = [getattr(_conv, k) for k in _KNOBS]
         never, always = 1 << 30, float("inf")
-        values = {"im2col": (never, 0, never, never, 0), "winograd": (1, always, 0, never, 0),
-                  "winograd4": (1, 0, never, 1, always)}[self.name]
+        values = {"im2col": (never, 0, never, never, 0, never, never),
+                  "winograd": (1, always, 0, never, 0, never, never),
+                  "winograd4": (1, 0, never, 1, always, 1, 0)}[self.name]
         for k, v in zip(_KNOBS, values):
             setattr(_conv, k, v)
 

@@ -91,6 +91,7 @@ def test_float32_agrees_with_im2col(monkeypatch, calls, n, padding, hw):
     wino = _step(x, w, b, padding)
     assert calls == {"forward": 1, "backward": 1}
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    monkeypatch.setattr(_conv, "_WINOGRAD4_MIN_CHANNELS", 1 << 30)
     im2col = _step(x, w, b, padding)
     assert calls == {"forward": 1, "backward": 1}
     for a, c in zip(wino, im2col):
@@ -100,9 +101,10 @@ def test_float32_agrees_with_im2col(monkeypatch, calls, n, padding, hw):
 @pytest.mark.parametrize("case", ["stride 2", "4x4 kernel", "few input channels", "few output channels",
                                   "mixed dtypes", "reference kernels", "5x5 output"])
 def test_taken_only_where_it_applies(calls, case):
-    """Stride 1, a 3×3 kernel, 16+ channels each way, one dtype, the Numba kernels, and outputs
-    that the tiles cover without much waste (a 5×5 output: 44 % under 2×2 tiles, 156 % under
-    4×4 ones)."""
+    """Stride 1, a 3×3 kernel, one dtype, the Numba kernels, enough channels (F(2×2): 16 each way,
+    so not 16→8 on a 6×6 output, which F(4×4) would cover with 78 % waste; F(4×4): 64 input
+    channel-tiles, so not 8 channels on 8×8) and outputs that the tiles cover without much waste
+    (a 5×5 output: 44 % under 2×2 tiles, 156 % under 4×4 ones)."""
     r = np.random.default_rng(2)
     ci, co, k, stride, size = 16, 16, 3, 1, 8
     if case == "stride 2":
@@ -112,7 +114,7 @@ def test_taken_only_where_it_applies(calls, case):
     elif case == "few input channels":
         ci = 8
     elif case == "few output channels":
-        co = 8
+        co, size = 8, 6
     elif case == "5x5 output":
         size = 5
     x = r.standard_normal((4, ci, size, size)).astype(np.float32)
@@ -170,7 +172,8 @@ def test_empty_batch_and_one_pixel_outputs(monkeypatch):
 def test_f4x4_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
     """With no thresholds every 3×3 stride-1 conv2d takes the F(4×4, 3×3) path (float64)."""
     from tinygen.kernels import winograd4
-    knobs = {"_WINOGRAD_MIN_CHANNELS": 1, "_WINOGRAD4_MIN_TILES": 1, "_WINOGRAD4_MAX_WASTE": float("inf")}
+    knobs = {"_WINOGRAD4_MIN_CHANNELS": 1, "_WINOGRAD4_MIN_WORK": 0, "_WINOGRAD4_MIN_TILES": 1,
+             "_WINOGRAD4_MAX_WASTE": float("inf")}
     _forced_path_matches_loops(winograd4, knobs, 3, 1, n, ci, co, ph, pw, h, w, bias, seed)
 
 
@@ -181,7 +184,7 @@ def test_f4x4_matches_loops_and_gradcheck(n, ci, co, ph, pw, h, w, bias, seed):
 def test_tile_size_follows_the_output_size(hw, expected):
     """F(4×4, 3×3) where each image has 2×2 or more of its tiles wasting at most 50 % (13×13 under
     16×16 wastes 51 %, 6×6 under 8×8 78 %); else F(2×2, 3×3) where each image has 3×3 or more
-    2×2 tiles wasting at most 25 %; else im2col."""
+    2×2 tiles wasting at most 25 %; else im2col (16 channels here)."""
     x = np.zeros((2, 16) + hw, np.float32)
     w = np.zeros((16, 16, 3, 3), np.float32)
     wg = _conv._use_winograd(x, w, (1, 1), (1, 1), "numba")
@@ -200,6 +203,7 @@ def test_f4x4_float32_agrees_with_im2col(monkeypatch, calls, n, hw):
     wino = _step(x, w, b)
     assert calls == {"forward": 1, "backward": 1}
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    monkeypatch.setattr(_conv, "_WINOGRAD4_MIN_CHANNELS", 1 << 30)
     im2col = _step(x, w, b)
     for a, c in zip(wino, im2col):
         err = np.abs(a - c).max() / np.abs(c).max()
@@ -281,6 +285,7 @@ def test_stride2_float32_agrees_with_im2col(monkeypatch, calls):
     wino = _step(x, w, b, padding=1, stride=2)
     assert calls == {"forward": 1, "backward": 1}
     monkeypatch.setattr(_conv, "_WINOGRAD_MIN_CHANNELS", 1 << 30)
+    monkeypatch.setattr(_conv, "_WINOGRAD4_MIN_CHANNELS", 1 << 30)
     im2col = _step(x, w, b, padding=1, stride=2)
     for a, c in zip(wino, im2col):
         err = np.abs(a - c).max() / np.abs(c).max()
@@ -355,3 +360,15 @@ def test_transposed_stride2_float32_agrees_with_col2im_and_is_thread_independent
     for a, c in zip(one, ref):
         err = np.abs(a - c).max() / np.abs(c).max()
         assert err < 2e-5, err
+
+
+@pytest.mark.parametrize("ci, co, hw, expected", [(32, 1, 28, "winograd4"), (2, 16, 28, "winograd4"),
+                                                  (8, 8, 14, "winograd4"), (1, 32, 28, None), (4, 4, 8, None),
+                                                  (8, 8, 8, None), (8, 8, 12, "winograd4")])
+def test_f4x4_takes_few_channels_with_enough_tiles(ci, co, hw, expected):
+    """F(4×4, 3×3) from 2 input channels and 64 input channel-tiles per image (a 32→1 decoder
+    layer on 28×28: 3.4× faster than im2col); F(2×2, 3×3) still needs 16 channels each way."""
+    x = np.zeros((2, ci, hw, hw), np.float32)
+    w = np.zeros((co, ci, 3, 3), np.float32)
+    wg = _conv._use_winograd(x, w, (1, 1), (1, 1), "numba")
+    assert (None if wg is None else wg.__name__.rsplit(".", 1)[1]) == expected

@@ -18,11 +18,13 @@ array: (C_in, C_out, kH, kW) for the transpose is (C_out', C_in', kH, kW) for th
 
     conv_transpose2d:  y = col2im(W₂ᵀ x₂),  ∂L/∂x = conv2d(g, w),  ∂L/∂w = weight_grad(g, x).
 
-A 3×3 stride-1 conv2d on the CPU with at least 16 input and output channels (and outputs that
-the tiles cover without much waste) runs as Winograd F(4×4, 3×3) on outputs of 7+ per side
-(tinygen.kernels.winograd4: 36 GEMMs on transformed 6×6 tiles, 4× fewer multiply-adds) or
-F(2×2, 3×3) on smaller ones (tinygen.kernels.winograd: 16 GEMMs on 4×4 tiles, 2.25× fewer);
-"Winograd" below. Double backward still goes through the ops above.
+On the CPU (Numba kernels) the GEMMs run on Winograd-transformed tiles where that measured
+faster ("Winograd" below): a 3×3 stride-1 conv2d as F(4×4, 3×3) on outputs of 7+ per side
+(tinygen.kernels.winograd4: 36 GEMMs on 6×6 tiles, 4× fewer multiply-adds), else as F(2×2, 3×3)
+with 16+ channels (tinygen.kernels.winograd: 16 GEMMs on 4×4 tiles, 2.25× fewer); a 4×4
+stride-2 conv2d or conv_transpose2d with 16+ channels as F(4×4, 2×2) on the space-to-depth input
+(tinygen.kernels.winograd_s2). The rules and their measurements are with the code below.
+Double backward still goes through the ops above.
 
 Double backward (WGAN-GP penalties through convolutional critics): the three ops — Conv2d,
 ConvTranspose2d, Conv2dWeightGrad — have backwards written with each other's ``apply``
@@ -332,6 +334,13 @@ _WINOGRAD_MIN_TILES = 9
 # and 4×4 1.2 / 2.3 / 1.6 (one tile per image: GEMMs too narrow).
 _WINOGRAD4_MIN_TILES = 2
 _WINOGRAD4_MAX_WASTE = 1.5
+# Unlike F(2×2, 3×3) it pays with few channels too, from 2 input channels and 64 input
+# channel-tiles per image (ms, im2col / F(4×4)): 32→1 on 28×28 17.8 / 5.2 (a decoder's last
+# layer: im2col's one-row GEMM is slow), 32→3 13.5 / 4.1, 8→8 2.5 / 1.3, 4→4 2.6 / 1.1, 2→16
+# 2.0 / 1.4, 3→32 4.2 / 3.4, 16→4 on 14×14 1.0 / 0.9, 16→16 on 8×8 0.85 / 0.79; but 1→32 on
+# 28×28 2.5 / 4.5, and 8→8 on 14×14 0.73 / 0.77 (about even).
+_WINOGRAD4_MIN_CHANNELS = 2
+_WINOGRAD4_MIN_WORK = 64
 # 4×4 stride-2 layers (DCGAN's) as F(4×4, 2×2) on the space-to-depth input
 # (tinygen.kernels.winograd_s2): 25 GEMMs over 4·C_in phase channels, 25/64 of im2col's
 # multiply-adds on whole tiles (51 % on a 7×7 output, whose 8×8 of tiles wastes 31 %); a
@@ -360,20 +369,22 @@ def _winograd_v_bytes(wg, x, padding):
 def _winograd_module(hw, c_in, c_out, kernel_hw, stride, padding, impl, same_dtype=True):
     """The Winograd module for a convolution of an input of size ``hw`` (H, W) from ``c_in`` to
     ``c_out`` channels with this kernel size, stride and padding, or None for im2col."""
-    if not (impl == "numba" and same_dtype and min(c_in, c_out) >= _WINOGRAD_MIN_CHANNELS):
+    if not (impl == "numba" and same_dtype):
         return None
     (kh, kw), (sh, sw) = tuple(kernel_hw), tuple(stride)
     oh, ow = conv_out_size(hw[0], kh, sh, padding[0]), conv_out_size(hw[1], kw, sw, padding[1])
     if oh < 1 or ow < 1:
         return None
+    wide = min(c_in, c_out) >= _WINOGRAD_MIN_CHANNELS
     if kh == kw == 3 and sh == sw == 1:
         th4, tw4 = -(-oh // 4), -(-ow // 4)
-        if min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow:
+        if (c_in >= _WINOGRAD4_MIN_CHANNELS and c_in * th4 * tw4 >= _WINOGRAD4_MIN_WORK
+                and min(th4, tw4) >= _WINOGRAD4_MIN_TILES and 16 * th4 * tw4 <= _WINOGRAD4_MAX_WASTE * oh * ow):
             return winograd4
-        if (-(-oh // 2) * -(-ow // 2) >= _WINOGRAD_MIN_TILES
+        if (wide and -(-oh // 2) * -(-ow // 2) >= _WINOGRAD_MIN_TILES
                 and (oh + oh % 2) * (ow + ow % 2) <= _WINOGRAD_MAX_WASTE * oh * ow):
             return winograd
-    elif kh == kw == 4 and sh == sw == 2:
+    elif kh == kw == 4 and sh == sw == 2 and wide:
         tiles = -(-oh // 4) * -(-ow // 4)
         if (tiles >= _WINOGRAD_S2_MIN_TILES and c_in * tiles >= _WINOGRAD_S2_MIN_WORK
                 and 16 * tiles <= _WINOGRAD_S2_MAX_WASTE * oh * ow):
