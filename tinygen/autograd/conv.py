@@ -308,8 +308,8 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
     col2im(cg, tuple(dst.shape), kh, kw, (sh, sw), (ph, pw), out=dst, batch_minor=bm)
 
 
-# --------------------------------------------------------------------------- Winograd F(2×2) and F(4×4)
-# A 3×3 stride-1 convolution on the CPU (Numba kernels) runs as 16 GEMMs on Winograd-transformed
+# --------------------------------------------------------------------------- Winograd
+# F(2×2, 3×3): a 3×3 stride-1 convolution on the CPU (Numba kernels) as 16 GEMMs on transformed
 # tiles (tinygen.kernels.winograd): 2.25× fewer multiply-adds than im2col's GEMM, for transforms
 # that write 4 values per input value (im2col writes 9). Same batch chunks and worker threads
 # as im2col; weight-gradient partial sums are added in chunk order. Measured fwd+bwd on 64
@@ -317,8 +317,9 @@ def _fold_chunk(src, w2t, dst, kernel_size, stride, padding, impl, xp, src2=None
 # quieter machine 11.0 → 10.3, and 17.6 → 15.0 on one thread), 32→32 14×14 5.3 → 4.6,
 # 16→16 28×28 7.7 → 7.2, 64→64 8×8 5.6 → 5.2, 10×10 8.1 → 7.4, 128→128 14×14 46.9 → 34.6,
 # 256→256 8×8 (32 images) 25.7 → 17.1; but 64→64 7×7 3.8 → 4.6 (the 8×8 of tiles computes
-# 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3 (thin GEMMs). Hence: at least _WINOGRAD_MIN_CHANNELS input and output channels and at most
-# _WINOGRAD_MAX_WASTE more tile outputs than real ones; im2col otherwise.
+# 31 % more outputs than it keeps), 1→32 28×28 3.4 → 10.7, 3→32 4.7 → 7.3 (thin GEMMs). Hence:
+# at least _WINOGRAD_MIN_CHANNELS input and output channels and at most _WINOGRAD_MAX_WASTE more
+# tile outputs than real ones (F(4×4, 3×3) below now takes most of these layers).
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MAX_WASTE = 1.25
 # ...and at least 3×3 of its tiles per image: on a 4×4 output (2×2 tiles) F(2×2, 3×3) took
@@ -350,11 +351,11 @@ _WINOGRAD4_MIN_WORK = 64
 # weight-gradient sum take ~0.7 ms more); conv_transpose2d 128→64 on 7×7 (keeping dM of its
 # input for the weight gradient), one thread 14.6 → 12.0, two 8.7 → 8.2; the DCGAN step 49.7 →
 # 46.8 and 49.4 → 45.9 with the conv2d (two threads), 79.0 → 71.4 (one), then 46.3 → 46.1
-# with the transposed one too. Small
-# outputs keep im2col too: below 2×2 tiles per image, or 256 input channel-tiles per image, the
-# GEMMs are too narrow (2 threads, 64 images, ms, im2col → Winograd: 32→64 8×8 → 4×4 1.3 → 2.0,
-# 32→64 16×16 → 8×8 3.8 → 4.3; but 64→128 16×16 → 8×8 11.6 → 10.9, 16→32 28×28 → 14×14
-# 4.0 → 3.3, 32→64 28×28 11.1 → 10.2, 64→64 32×32 → 16×16 33.0 → 22.7).
+# with the transposed one too. Small outputs keep im2col: below 2×2 tiles per image, or 256
+# input channel-tiles per image, the GEMMs are too narrow (2 threads, 64 images, ms, im2col →
+# Winograd: 32→64 8×8 → 4×4 1.3 → 2.0, 32→64 16×16 → 8×8 3.8 → 4.3; but 64→128 16×16 → 8×8
+# 11.6 → 10.9, 16→32 28×28 → 14×14 4.0 → 3.3, 32→64 28×28 11.1 → 10.2, 64→64 32×32 → 16×16
+# 33.0 → 22.7).
 _WINOGRAD_S2_MAX_WASTE = 1.35
 _WINOGRAD_S2_MIN_TILES = 4
 _WINOGRAD_S2_MIN_WORK = 256

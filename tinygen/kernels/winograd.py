@@ -518,14 +518,16 @@ def make_dispatchers(tiles, tile, planes, phases, kernel_size, kernels, refs, na
         wg_k(xp.ascontiguousarray(du), dw)
         return dw
 
-    p, v = f"({planes}, {'%d·' % phases if phases > 1 else ''}C", f"{kh}×{kw}"
-    input_transform.__doc__ = f"V {p}, N·TH·TW) of NCHW ``x`` for a {v} {name} convolution padded by (ph, pw)."
-    output_transform.__doc__ = f"``out`` (N, C_out, OH, OW) ← Aᵀ M A per tile (+ bias) from M ({planes}, C_out, N·TH·TW)."
+    cin = f"{phases}·C" if phases > 1 else "C"
+    input_transform.__doc__ = (f"V ({planes}, {cin}, N·TH·TW) of NCHW ``x`` for a {kh}×{kw} {name} "
+                               "convolution padded by (ph, pw).")
+    output_transform.__doc__ = (f"``out`` (N, C_out, OH, OW) ← Aᵀ M A per tile (+ bias) from M ({planes}, "
+                                "C_out, N·TH·TW).")
     grad_output_transform.__doc__ = (f"dM ({planes}, C_out, N·TH·TW) = A dY Aᵀ for each {tile}×{tile} block of "
                                      "the output gradient ``g``.")
-    grad_input_transform.__doc__ = (f"``out`` (N, C, H, W) ← the input gradient from dV {p}, N·TH·TW) "
-                                    "(adjoint of input_transform).")
-    weight_transform.__doc__ = f"U ({planes}, C_out, {'%d·' % phases if phases > 1 else ''}C_in) of a (C_out, C_in, {kh}, {kw}) weight."
+    grad_input_transform.__doc__ = (f"``out`` (N, C, H, W) ← the input gradient from dV ({planes}, {cin}, "
+                                    "N·TH·TW) (adjoint of input_transform).")
+    weight_transform.__doc__ = f"U ({planes}, C_out, {cin}_in) of a (C_out, C_in, {kh}, {kw}) weight."
     weight_grad_transform.__doc__ = f"∂L/∂w (C_out, C_in, {kh}, {kw}) from dU (the adjoint of weight_transform)."
     return (input_transform, output_transform, grad_output_transform, grad_input_transform, weight_transform,
             weight_grad_transform)

@@ -101,7 +101,8 @@ def _bt(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5, n):
 
 @helper
 def _at(m0, m1, m2, m3, m4, m5, y0, y1, y2, y3, n):
-    """y = Aᵀ m on runs of n values: (m0 + s₁₂ + s₃₄, d₁₂ + 2d₃₄, s₁₂ + 4s₃₄, d₁₂ + 8d₃₄ + m5)
+    """y = Aᵀ m on runs of n values:
+    (m0 + s₁₂ + s₃₄, d₁₂ + 2d₃₄, s₁₂ + 4s₃₄, d₁₂ + 8d₃₄ + m5)
     with s₁₂ = m1 + m2, d₁₂ = m1 − m2 (and likewise for m3, m4)."""
     c2 = y0.dtype.type(2)
     c4 = y0.dtype.type(4)

@@ -449,4 +449,4 @@ def s2_weight_grad_transform_kernel(du, kron, dw):
      s2_grad_input_transform_kernel, lambda w, u: s2_weight_transform_kernel(w, KRON, u),
      lambda du, dw: s2_weight_grad_transform_kernel(du, KRON, dw)),
     (input_transform_ref, output_transform_ref, grad_output_transform_ref, grad_input_transform_ref,
-     weight_transform_ref, weight_grad_transform_ref), "4×4 stride-2")
+     weight_transform_ref, weight_grad_transform_ref), "stride-2")
