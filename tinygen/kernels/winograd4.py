@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy
 
-from ._jit import helper, kernel, prange, select_impl
+from ._jit import helper, kernel, prange
 from .winograd import make_dispatchers, stride1_references, transformed_empty as _transformed_empty
 
 # the geometry this module handles, as conv.py asks for it
