@@ -514,10 +514,10 @@ def _use_winograd_t(x, w, stride, padding, out_hw, impl):
     return _winograd_module(out_hw, w.shape[1], w.shape[0], w.shape[2:], stride, padding, impl, x.dtype == w.dtype)
 
 
-def _winograd_t_forward(x, w, b, padding, out_hw, wg, keep=False):
-    """y = conv_transpose2d(x, w) + b, the input gradient of conv2d(·, w) at output gradient x:
-    per chunk dM = output-gradient transform of x, y = input-gradient transform of Uᵀ dM. With
-    ``keep``, (y, :class:`_KeptV` holding dM and U for the backward)."""
+def _winograd_t_forward(x, w, b, padding, out_hw, wg):
+    """(y, kept): y = conv_transpose2d(x, w) + b, the input gradient of conv2d(·, w) at output
+    gradient x: per chunk dM = output-gradient transform of x, y = input-gradient transform of
+    Uᵀ dM; kept = a :class:`_KeptV` of dM (pooled buffers) and U for the backward."""
     xp = backend.numpy
     n, k = x.shape[:2]
     c = w.shape[1]
@@ -532,49 +532,42 @@ def _winograd_t_forward(x, w, b, padding, out_hw, wg, keep=False):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
         flat = []
-        if keep:
-            dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: flat.append(
-                _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
-        else:
-            dm = _transformed_scratch(wg, k, t, x.dtype, "wino_m")
+        dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: flat.append(
+            _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
         wg.grad_output_transform(x[n0:n1], out=dm)
         dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_dv"))
         wg.grad_input_transform(dv, y[n0:n1], ph, pw)
         if b is not None:
             y[n0:n1] += b.reshape(1, -1, 1, 1)
-        return flat[0] if keep else None
+        return flat[0]
 
     flats = map_chunks(one, chunks)
-    return (y, _KeptV(chunks, flats, wg, u)) if keep else y
+    return y, _KeptV(chunks, flats, wg, u)
 
 
-def _winograd_t_backward(x, w, g, padding, need_x, need_w, wg, kept=None):
+def _winograd_t_backward(x, w, g, padding, need_x, need_w, kept):
     """(∂L/∂x, ∂L/∂w) of y = conv_transpose2d(x, w): ∂L/∂x = conv2d(g, w) (output transform of
-    U V), ∂L/∂w from dU = Σ_chunks dM(x) Vᵀ, both from one input transform V of g per chunk
-    (dM(x) as the forward kept it, or transformed again)."""
+    U V), ∂L/∂w from dU = Σ_chunks dM(x) Vᵀ, both from one input transform V of g per chunk,
+    with dM(x) and U as the forward kept them."""
     xp = backend.numpy
     n, k = x.shape[:2]
     c = w.shape[1]
     ph, pw = padding
+    wg, chunks = kept.wg, kept.chunks
     _, _, th, tw = wg.tiles(g.shape[2], g.shape[3], ph, pw)
-    u = (kept.u if kept is not None else wg.weight_transform(w)) if need_x else None
     gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None
     cv = wg.PHASES * c
-    chunks = kept.chunks if kept is not None else _winograd_chunks(n, c, th, tw, x.dtype, wg)
 
     def one(i):
         n0, n1 = chunks[i]
         t = (n1 - n0) * th * tw
         v = wg.input_transform(g[n0:n1], ph, pw, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_v"))
         if need_x:
-            m = xp.matmul(u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
+            m = xp.matmul(kept.u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
             wg.output_transform(m, gx[n0:n1])
         if not need_w:
             return None
-        if kept is not None:
-            dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
-        else:
-            dm = wg.grad_output_transform(x[n0:n1], out=_transformed_scratch(wg, k, t, x.dtype, "wino_dm"))
+        dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
         return xp.matmul(dm, v.transpose(0, 2, 1))
 
     parts = map_chunks(one, range(len(chunks)))
@@ -815,20 +808,23 @@ class ConvTranspose2d(_KeepsBuffers):
                              f"kernel ({kh}, {kw}), stride {stride}, padding {padding}")
         self.stride, self.padding, self.out_hw = stride, padding, (ho, wo)
         self.cols = None
-        wg = None if _stamp(x, w, padding, (ho, wo)) else _use_winograd_t(x, w, stride, padding, (ho, wo),
-                                                                           select_impl(x)[0])
+        # the Winograd path only where it keeps dM of x for the backward (the configuration that
+        # measured faster; the forward alone, or a backward transforming x again, did not)
+        wg = None
+        if grad_mode.state.enabled and not _stamp(x, w, padding, (ho, wo)):
+            wg = _use_winograd_t(x, w, stride, padding, (ho, wo), select_impl(x)[0])
         if wg is not None:
-            if grad_mode.state.enabled:
-                y, self.cols = _winograd_t_forward(x, w, b, padding, (ho, wo), wg, True)
+            _, _, th, tw = wg.tiles(ho, wo, *padding)
+            if wg.PLANES * x.shape[1] * th * tw * x.shape[0] * x.dtype.itemsize <= _KEEP_COLS_BYTES:
+                y, self.cols = _winograd_t_forward(x, w, b, padding, (ho, wo), wg)
                 return y
-            return _winograd_t_forward(x, w, b, padding, (ho, wo), wg)
         return conv_transpose2d_array(x, w, b, stride, padding, (ho, wo))
 
     def backward(self, g, y, x, w, b=None):
         nx, nw, nb = (list(self.needs) + [False])[:3]
         if (nx or nw) and not (is_tensor(g) or is_tensor(x) or is_tensor(w)):
             if self.cols is not None and g.dtype == x.dtype:
-                gx, gw = _winograd_t_backward(x, w, g, self.padding, nx, nw, self.cols.wg, self.cols)
+                gx, gw = _winograd_t_backward(x, w, g, self.padding, nx, nw, self.cols)
             else:
                 gx, gw = conv_transpose2d_backward_array(x, w, g, self.stride, self.padding, nx, nw)
         else:
