@@ -362,9 +362,11 @@ _WINOGRAD_S2_MIN_WORK = 256
 _WINOGRAD_KEEP_V = (winograd_s2, winograd4)
 
 
-def _winograd_v_bytes(wg, x, padding):
-    _, _, th, tw = wg.tiles(x.shape[2], x.shape[3], *padding)
-    return wg.PLANES * wg.PHASES * x.shape[1] * th * tw * x.shape[0] * x.dtype.itemsize
+def _transformed_bytes(wg, channels, n, conv_in_hw, padding, dtype):
+    """Bytes of a transformed array (V, or dM) of ``n`` images for a convolution whose input is
+    ``conv_in_hw`` (H, W): planes × channels × tiles."""
+    _, _, th, tw = wg.tiles(conv_in_hw[0], conv_in_hw[1], *padding)
+    return wg.PLANES * channels * th * tw * n * backend.numpy.dtype(dtype).itemsize
 
 
 def _winograd_module(hw, c_in, c_out, kernel_hw, stride, padding, impl, same_dtype=True):
@@ -420,9 +422,25 @@ def _transformed_scratch(wg, c, t, dtype, role):
     return wg.transformed_empty(c, t, dtype, alloc=lambda size: _scratch(backend.numpy, (size,), dtype, role))
 
 
+def _transformed_pooled(wg, c, t, dtype):
+    """(a transformed array to keep for the backward, the flat pooled buffer behind it)."""
+    flat = []
+
+    def alloc(size):
+        flat.append(_pooled_cols(backend.numpy, (1, size), dtype).reshape(size))
+        return flat[0]
+    return wg.transformed_empty(c, t, dtype, alloc=alloc), flat[0]
+
+
+def _transformed_kept(wg, c, t, dtype, flat):
+    """The transformed array a forward kept in the flat buffer ``flat``."""
+    return wg.transformed_empty(c, t, dtype, alloc=lambda size: flat[:size])
+
+
 class _KeptV:
-    """The transformed inputs V of a Winograd forward, one flat pooled buffer per batch chunk,
-    kept for the weight gradient (dU = dM Vᵀ) so that backward does not transform x again."""
+    """What a Winograd forward keeps for its weight gradient, so that backward does not transform
+    its input again: per batch chunk one flat pooled buffer holding V (conv2d; dU = dM Vᵀ) or
+    dM of x (conv_transpose2d), plus the chunks, the module and the weights' transform U."""
     __slots__ = ("chunks", "flats", "wg", "u")
 
     def __init__(self, chunks, flats, wg, u):
@@ -453,16 +471,14 @@ def _winograd_forward(x, w, b, padding, wg=winograd, keep=False):
     def one(bounds):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
-        flat = []
         if keep:
-            v = wg.transformed_empty(wg.PHASES * c, t, x.dtype, alloc=lambda size: flat.append(
-                _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
+            v, flat = _transformed_pooled(wg, wg.PHASES * c, t, x.dtype)
         else:
-            v = _transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_v")
+            v, flat = _transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_v"), None
         wg.input_transform(x[n0:n1], ph, pw, out=v)
         m = xp.matmul(u, v, out=_transformed_scratch(wg, k, t, x.dtype, "wino_m"))
         wg.output_transform(m, y[n0:n1], b)
-        return flat[0] if keep else None
+        return flat
 
     flats = map_chunks(one, chunks)
     return (y, _KeptV(chunks, flats, wg, u)) if keep else y
@@ -492,7 +508,7 @@ def _winograd_backward(x, w, g, padding, need_x, need_w, wg=winograd, kept=None)
         if not need_w:
             return None
         if kept is not None:
-            v = wg.transformed_empty(cv, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
+            v = _transformed_kept(wg, cv, t, x.dtype, kept.flats[i])
         else:
             v = wg.input_transform(x[n0:n1], ph, pw, out=_transformed_scratch(wg, cv, t, x.dtype, "wino_v"))
         return xp.matmul(dm, v.transpose(0, 2, 1))
@@ -531,15 +547,13 @@ def _winograd_t_forward(x, w, b, padding, out_hw, wg):
     def one(bounds):
         n0, n1 = bounds
         t = (n1 - n0) * th * tw
-        flat = []
-        dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: flat.append(
-            _pooled_cols(xp, (1, size), x.dtype).reshape(size)) or flat[0])
+        dm, flat = _transformed_pooled(wg, k, t, x.dtype)
         wg.grad_output_transform(x[n0:n1], out=dm)
         dv = xp.matmul(ut, dm, out=_transformed_scratch(wg, wg.PHASES * c, t, x.dtype, "wino_dv"))
         wg.grad_input_transform(dv, y[n0:n1], ph, pw)
         if b is not None:
             y[n0:n1] += b.reshape(1, -1, 1, 1)
-        return flat[0]
+        return flat
 
     flats = map_chunks(one, chunks)
     return y, _KeptV(chunks, flats, wg, u)
@@ -567,7 +581,7 @@ def _winograd_t_backward(x, w, g, padding, need_x, need_w, kept):
             wg.output_transform(m, gx[n0:n1])
         if not need_w:
             return None
-        dm = wg.transformed_empty(k, t, x.dtype, alloc=lambda size: kept.flats[i][:size])
+        dm = _transformed_kept(wg, k, t, x.dtype, kept.flats[i])
         return xp.matmul(dm, v.transpose(0, 2, 1))
 
     parts = map_chunks(one, range(len(chunks)))
@@ -751,8 +765,8 @@ class Conv2d(_KeepsBuffers):
         # that measured faster than transforming x again (_keeps_v), within the same size limit.
         wg = _use_winograd(x, w, stride, padding, select_impl(x)[0])
         if wg is not None:
-            if grad_mode.state.enabled and _keeps_v(wg) and \
-                    _winograd_v_bytes(wg, x, padding) <= _KEEP_COLS_BYTES:
+            if grad_mode.state.enabled and _keeps_v(wg) and _transformed_bytes(
+                    wg, wg.PHASES * x.shape[1], x.shape[0], x.shape[2:], padding, x.dtype) <= _KEEP_COLS_BYTES:
                 y, self.cols = _winograd_forward(x, w, b, padding, wg, True)
             else:
                 y, self.cols = _winograd_forward(x, w, b, padding, wg), None
@@ -813,11 +827,10 @@ class ConvTranspose2d(_KeepsBuffers):
         wg = None
         if grad_mode.state.enabled and not _stamp(x, w, padding, (ho, wo)):
             wg = _use_winograd_t(x, w, stride, padding, (ho, wo), select_impl(x)[0])
-        if wg is not None:
-            _, _, th, tw = wg.tiles(ho, wo, *padding)
-            if wg.PLANES * x.shape[1] * th * tw * x.shape[0] * x.dtype.itemsize <= _KEEP_COLS_BYTES:
-                y, self.cols = _winograd_t_forward(x, w, b, padding, (ho, wo), wg)
-                return y
+        if wg is not None and _transformed_bytes(wg, x.shape[1], x.shape[0], (ho, wo), padding,
+                                                 x.dtype) <= _KEEP_COLS_BYTES:
+            y, self.cols = _winograd_t_forward(x, w, b, padding, (ho, wo), wg)
+            return y
         return conv_transpose2d_array(x, w, b, stride, padding, (ho, wo))
 
     def backward(self, g, y, x, w, b=None):
