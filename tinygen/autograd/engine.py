@@ -122,7 +122,14 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 y = node.output_for(True) if node.saves_output else None
                 grads = node.backward(g, y, *node.inputs)
             else:
-                grads = node.backward(g, node.out_data if node.saves_output else None, *datas)
+                y = node.out_data if node.saves_output else None
+                # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more
+                if len(datas) == 2:
+                    grads = node.backward(g, y, datas[0], datas[1])
+                elif len(datas) == 1:
+                    grads = node.backward(g, y, datas[0])
+                else:
+                    grads = node.backward(g, y, *datas)
             if type(grads) is not tuple:
                 grads = (grads,)
             if anomaly:
@@ -150,10 +157,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if not retain_graph:                           # free saved values (node.release(), inlined)
                 if node.releases_more:                     # the op keeps more than its inputs/output
                     node.release()
-                else:
-                    node.inputs = node.datas = None
-                    if node.saves_output:
-                        node.out_data = None
+                else:                                      # (out_data is an unused slot unless saves_output)
+                    node.inputs = node.datas = node.out_data = None
             # Next: the node just made pending when it is the only one (a chain: no heap traffic);
             # otherwise the latest-created pending node, from the heap.
             if new is not None and heap:
