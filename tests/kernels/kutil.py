@@ -77,3 +77,17 @@ def close_scaled(a, b, dtype, rtol32=1e-5):
     scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
     tol = dict(rtol=rtol32, atol=rtol32 * scale) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
     np.testing.assert_allclose(a, b, **tol)
+
+
+def winograd_pass(W, x, wt, b, g, ph, pw, fused):
+    """(y, ∂L/∂x, ∂L/∂w) of a convolution computed through Winograd module ``W``'s transforms and
+    the GEMMs between them, with the fused kernels on or off: what the autograd op does per chunk."""
+    n, k, oh, ow = g.shape
+    with K.use_fused(fused):
+        u = W.weight_transform(wt)
+        v = W.input_transform(x, ph, pw)
+        y = W.output_transform(np.matmul(u, v), np.empty((n, k, oh, ow), x.dtype), b)
+        dm = W.grad_output_transform(g)
+        dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
+        dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
+    return y, dx, dw

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygen.kernels as K
 from tinygen.kernels import conv, winograd, winograd4
 
-from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand
+from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, winograd_pass
 
 pytestmark = [needs_numba]
 MODULES = pytest.mark.parametrize("W", [winograd, winograd4], ids=["F2x2", "F4x4"])
@@ -95,13 +95,7 @@ def test_transforms_and_gemms_are_the_convolution(W, fused, dtype, h, w, ph, pw)
     oh, ow, _, _ = W.tiles(h, w, ph, pw)
     g = rand((n, k, oh, ow), dtype, 3)
     x64, w64, g64 = (a.astype(np.float64) for a in (x, wt, g))
-    with K.use_fused(fused):
-        u = W.weight_transform(wt)
-        v = W.input_transform(x, ph, pw)
-        y = W.output_transform(np.matmul(u, v), np.empty((n, k, oh, ow), dtype), b)
-        dm = W.grad_output_transform(g)
-        dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
-        dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
+    y, dx, dw = winograd_pass(W, x, wt, b, g, ph, pw, fused)
     tol = 1e-5 if W is winograd else 3e-5
     close_scaled(y, _direct(x64, w64, ph, pw) + b.reshape(1, -1, 1, 1), dtype, tol)
     g2 = g64.transpose(1, 0, 2, 3).reshape(k, -1)

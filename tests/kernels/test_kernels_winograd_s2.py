@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygen.kernels as K
 from tinygen.kernels import conv, winograd_s2 as W
 
-from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand
+from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, winograd_pass
 
 pytestmark = [needs_numba]
 
@@ -77,13 +77,7 @@ def test_transforms_and_gemms_are_the_convolution(fused, dtype, h, w, ph, pw):
     oh, ow, _, _ = W.tiles(h, w, ph, pw)
     g = rand((n, k, oh, ow), dtype, 3)
     x64, w64, g64 = (a.astype(np.float64) for a in (x, wt, g))
-    with K.use_fused(fused):
-        u = W.weight_transform(wt)
-        v = W.input_transform(x, ph, pw)
-        y = W.output_transform(np.matmul(u, v), np.empty((n, k, oh, ow), dtype), b)
-        dm = W.grad_output_transform(g)
-        dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
-        dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
+    y, dx, dw = winograd_pass(W, x, wt, b, g, ph, pw, fused)
     cols = conv.im2col_ref(x64, 4, 4, 2, (ph, pw))
     direct = (w64.reshape(k, -1) @ cols).reshape(k, n, oh, ow).transpose(1, 0, 2, 3)
     close_scaled(y, direct + b.reshape(1, -1, 1, 1), dtype, 3e-5)
