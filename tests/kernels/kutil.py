@@ -91,3 +91,22 @@ def winograd_pass(W, x, wt, b, g, ph, pw, fused):
         dx = W.grad_input_transform(np.matmul(u.transpose(0, 2, 1), dm), np.empty_like(x), ph, pw)
         dw = W.weight_grad_transform(np.matmul(dm, v.transpose(0, 2, 1)))
     return y, dx, dw
+
+
+def transforms_match_references(W, g, m, dv, wt, du, b, x_shape, ph, pw):
+    """Each transform of Winograd module ``W`` other than the input one (the callers check its shape
+    too), fused against its reference: output-gradient of ``g``, output of ``m`` with and without
+    bias ``b``, input-gradient of ``dv`` into ``x_shape``, weight of ``wt``, weight-gradient of ``du``."""
+    dtype = g.dtype
+    n, k, oh, ow = g.shape
+    fused, ref = both(W.grad_output_transform, g)
+    close_scaled(fused, ref, dtype)
+    for bias in (None, b):
+        fused, ref = both(lambda: W.output_transform(m, np.empty((n, k, oh, ow), dtype), bias))
+        close_scaled(fused, ref, dtype)
+    fused, ref = both(lambda: W.grad_input_transform(dv, np.empty(x_shape, dtype), ph, pw))
+    close_scaled(fused, ref, dtype)
+    fused, ref = both(W.weight_transform, wt)
+    close_scaled(fused, ref, dtype)
+    fused, ref = both(W.weight_grad_transform, du)
+    close_scaled(fused, ref, dtype)

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygen.kernels as K
 from tinygen.kernels import conv, winograd, winograd4
 
-from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, winograd_pass
+from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, transforms_match_references, winograd_pass
 
 pytestmark = [needs_numba]
 MODULES = pytest.mark.parametrize("W", [winograd, winograd4], ids=["F2x2", "F4x4"])
@@ -44,17 +44,7 @@ def test_kernels_equal_references(W, geo, dtype, seed):
     fused, ref = both(W.input_transform, x, ph, pw)
     close_scaled(fused, ref, dtype)
     assert fused.shape == (p, c, th * tw * n)
-    fused, ref = both(W.grad_output_transform, g)
-    close_scaled(fused, ref, dtype)
-    for bias in (None, b):
-        fused, ref = both(lambda: W.output_transform(m, np.empty((n, k, oh, ow), dtype), bias))
-        close_scaled(fused, ref, dtype)
-    fused, ref = both(lambda: W.grad_input_transform(dv, np.empty((n, c, h, w), dtype), ph, pw))
-    close_scaled(fused, ref, dtype)
-    fused, ref = both(W.weight_transform, wt)
-    close_scaled(fused, ref, dtype)
-    fused, ref = both(W.weight_grad_transform, m[:, :, :c].copy())
-    close_scaled(fused, ref, dtype)
+    transforms_match_references(W, g, m, dv, wt, m[:, :, :c].copy(), b, (n, c, h, w), ph, pw)
 
 
 @MODULES

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygen.kernels as K
 from tinygen.kernels import conv, winograd_s2 as W
 
-from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, winograd_pass
+from .kutil import DTYPES, both, close_scaled, conv_geometries, needs_numba, rand, transforms_match_references, winograd_pass
 
 pytestmark = [needs_numba]
 
@@ -33,17 +33,7 @@ def test_kernels_equal_references(geo, dtype, seed):
     fused, ref = both(W.input_transform, x, ph, pw)
     assert fused.shape == (25, 4 * c, t)
     close_scaled(fused, ref, dtype)
-    fused, ref = both(W.grad_output_transform, g)
-    close_scaled(fused, ref, dtype)
-    for bias in (None, b):
-        fused, ref = both(lambda: W.output_transform(m, np.empty((n, k, oh, ow), dtype), bias))
-        close_scaled(fused, ref, dtype)
-    fused, ref = both(lambda: W.grad_input_transform(dv, np.empty((n, c, h, w), dtype), ph, pw))
-    close_scaled(fused, ref, dtype)
-    fused, ref = both(W.weight_transform, wt)
-    close_scaled(fused, ref, dtype)
-    fused, ref = both(W.weight_grad_transform, rand((25, k, 4 * c), dtype, seed + 6))
-    close_scaled(fused, ref, dtype)
+    transforms_match_references(W, g, m, dv, wt, rand((25, k, 4 * c), dtype, seed + 6), b, (n, c, h, w), ph, pw)
 
 
 @pytest.mark.parametrize("fused", [True, False])
