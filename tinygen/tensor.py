@@ -251,6 +251,7 @@ class Tensor:
             self._hooks.append(fn)
             hooks = self._hooks
         else:
+            _function.hooks_on_nodes = True
             if self.grad_fn.hooks is None:
                 self.grad_fn.hooks = []
             self.grad_fn.hooks.append(fn)
@@ -607,6 +608,7 @@ def _parse_to_args(args, kwargs):
 
 from .autograd import ops as _ops  # noqa: E402  (ops subclass Function, which needs Tensor)
 from .autograd.function import binary_op as _binary_op, unary_op as _unary_op  # noqa: E402
+from .autograd import function as _function  # noqa: E402
 
 # Operators and element-wise methods are bound straight to their op's recording function (one
 # Python call per op, not two; see tinygen.autograd.function.binary_op). Each carries its op's

@@ -60,6 +60,48 @@ def test_add_of_two_leaves_gives_independent_grad_arrays():
     assert b.grad.numpy()[0] == 1.0
 
 
+def test_leaf_gradients_never_share_memory_with_each_other_or_the_given_grad():
+    a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([5.0, 6.0, 7.0, 8.0])
+    g = np.arange(4.0)
+    (a.reshape(4) + b).backward(g)          # one array reaches both leaves, one of them as a view
+    a.grad.data[...] = 100.0                # (clip_grad_* change .grad in place like this)
+    np.testing.assert_array_equal(b.grad.numpy(), np.arange(4.0))
+    np.testing.assert_array_equal(g, np.arange(4.0))
+    b.grad.data[...] = -1.0
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((2, 2), 100.0))
+
+
+@pytest.mark.parametrize("size", [1, 2, 16, 5000])    # summed as they come / kept in a list / as they come
+def test_a_leaf_used_many_times_gets_the_sum_in_order(size):
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(size).astype(np.float32) for _ in range(40)]
+    x = tg.Tensor(rng.standard_normal(size).astype(np.float32), requires_grad=True)
+    total = x * ws[0]
+    for w in ws[1:]:
+        total = total + x * w
+    total.sum().backward()
+    expected = ws[-1]                           # the engine meets the latest use first
+    for w in reversed(ws[:-1]):
+        expected = expected + w
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+    assert x.grad.dtype == np.float32
+
+
+def test_node_inputs_are_rebuilt_from_what_the_node_keeps():
+    x = leaf([1.0, 2.0])
+    const = tg.Tensor(np.array([3.0, 4.0]))
+    h = x * 2.0
+    y = h * const
+    a, b = y.grad_fn.inputs
+    assert a.grad_fn is h.grad_fn and np.array_equal(a.data, h.data) and a.requires_grad
+    assert not b.requires_grad and np.array_equal(b.data, const.data)
+    assert h.grad_fn.inputs[0] is x and h.grad_fn.inputs[1] == 2.0
+    bare = np.array([5.0, 6.0])
+    assert (x * bare).grad_fn.inputs[1] is bare     # a bare array is kept as given
+    y.sum().backward()
+    assert y.grad_fn.inputs is None              # released with the saved arrays
+
+
 def test_deep_chain_backprops_without_recursion():
     x = leaf([1.0])
     y = x

@@ -9,10 +9,13 @@ of a hundred thousand ops backpropagates without touching Python's recursion lim
 2. start from the outputs and pop nodes from the heap until it is empty;
 3. each node's ``backward`` turns the gradient of its output into gradients of its inputs;
    gradients meeting at one tensor are summed (the multivariate chain rule);
-4. leaves accumulate into ``.grad`` (``backward``) or are collected (``tg.grad``).
+4. leaves accumulate into ``.grad`` (``backward``) or are collected (``tg.grad``), once each,
+   with the sum of every contribution that reached them.
 
-With ``create_graph=True`` everything above runs on Tensors with recording on, so the gradients
-are themselves differentiable.
+A plain ``backward()`` (arrays, no hooks on intermediate tensors, no anomaly mode) takes a lean
+walk, ``_walk_plain``; everything else (hooks, anomaly checks, ``tg.grad`` of intermediates,
+double backward) takes ``_walk``. With ``create_graph=True`` the walk runs on Tensors with
+recording on, so the gradients are themselves differentiable.
 """
 from __future__ import annotations
 
@@ -20,11 +23,15 @@ import gc as _gc
 from heapq import heappop, heappush
 
 from .. import backend
-from . import grad_mode
+from . import function, grad_mode
 from .function import Tensor
 
 _make = Tensor._make
-_ndarray = backend.numpy.ndarray
+_numpy = backend.numpy
+_ndarray = _numpy.ndarray
+# Leaves of 2 to _LIST_MAX values keep their gradient contributions in a list, summed at the end
+# (a single value would be summed pairwise by NumPy: not the order of one-by-one additions).
+_LIST_MAX = 4096
 
 
 def _ones_like(t):
@@ -55,10 +62,6 @@ def _root_grad(t, g, create_graph):
     return g
 
 
-def _add(a, b):
-    return a + b
-
-
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None, allow_unused=True):
     """Backpropagate from ``outputs``.
 
@@ -66,9 +69,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     with respect to ``inputs`` (leaves or not) are returned as a list and no ``.grad`` changes.
     """
     pending = {}          # node -> gradient of its output so far
-    leaves = {}           # id(leaf) -> [leaf, sum of the gradients that reached it]
+    leaves = {}           # leaf -> the gradient that reached it (or a list of them, summed at the end)
     heap = []             # nodes with a pending gradient, latest-created first
     leaf_grads = {}       # id(leaf) -> [leaf, gradient]   (only when inputs is given)
+    roots = []            # the gradients the walk starts from
     for t, g in zip(outputs, grad_outputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward: outputs must be Tensors, got {type(t).__name__}")
@@ -76,6 +80,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             raise RuntimeError("backward: the output does not require grad; no input of the computation "
                                "required grad, or it ran under tg.no_grad()")
         g = _root_grad(t, g, create_graph)
+        roots.append(g)
         node = t.grad_fn
         if node is None:                             # the output is itself a leaf
             _deliver_leaf(t, g, inputs, leaf_grads, create_graph)
@@ -99,73 +104,21 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if gc_was_enabled:
         _gc.disable()
     try:
-        node = None
-        while True:
-            if node is None:
-                if not heap:
-                    break
-                node = heappop(heap)[1]
-            g = pending.pop(node)
-            datas = node.datas
-            if datas is None:
-                raise RuntimeError(f"backward through {node.name} a second time: its saved values were freed "
-                                   "after the first backward. Pass retain_graph=True to the first backward "
-                                   "(or tg.grad) if you need to backpropagate through the graph twice")
-            if node.hooks:
-                g = _run_hooks(node.hooks, g, create_graph)
-            if wanted is not None and node in wanted:
-                captured[node] = g
-            if create_graph:
-                if not node.differentiable_backward:
-                    raise RuntimeError(f"{node.name} does not support create_graph=True (double backward): "
-                                       "its backward is not written with differentiable ops")
-                y = node.output_for(True) if node.saves_output else None
-                grads = node.backward(g, y, *node.inputs)
-            else:
-                y = node.out_data if node.saves_output else None
-                # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more
-                if len(datas) == 2:
-                    grads = node.backward(g, y, datas[0], datas[1])
-                elif len(datas) == 1:
-                    grads = node.backward(g, y, datas[0])
+        plain = not (create_graph or anomaly or wanted or function.hooks_on_nodes)
+        if plain:
+            _walk_plain(heap, pending, leaves, retain_graph)
+        else:
+            _walk(heap, pending, leaves, retain_graph, create_graph, anomaly, wanted, captured)
+        owners = {id(_owner(g)) for g in roots} if plain else None
+        for leaf, g in leaves.items():                # like PyTorch's AccumulateGrad: once, with the total
+            if type(g) is list:
+                g = _sum_contributions(g)
+            elif plain:                               # one array may have reached two leaves (a + b):
+                owner = id(_owner(g))                 # each leaf gets its own (clip_grad_* change .grad
+                if owner in owners:                   # in place)
+                    g = g.copy()
                 else:
-                    grads = node.backward(g, y, *datas)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            if anomaly:
-                grad_mode.check_backward(node, grads)
-            prev = None
-            new = None              # the first node this one made pending (kept off the heap for now)
-            for target, gx in zip(node.edges, grads):
-                if target is None or gx is None:
-                    continue
-                if gx is prev and not create_graph:      # one array sent to two places (a + b)
-                    gx = gx.copy()
-                prev = gx
-                if target._is_node:                        # a Function (a leaf is a Tensor)
-                    if target in pending:
-                        pending[target] = pending[target] + gx
-                    else:
-                        pending[target] = gx
-                        if new is None:
-                            new = target
-                        else:
-                            heappush(heap, (target.seq, target))
-                else:                                      # a leaf: sum every contribution first
-                    prev_sum = leaves.get(target)          # (Tensors hash by identity)
-                    leaves[target] = gx if prev_sum is None else prev_sum + gx
-            if not retain_graph:                           # free saved values (node.release(), inlined)
-                if node.releases_more:                     # the op keeps more than its inputs/output
-                    node.release()
-                else:                                      # (out_data is an unused slot unless saves_output)
-                    node.inputs = node.datas = node.out_data = None
-            # Next: the node just made pending when it is the only one (a chain: no heap traffic);
-            # otherwise the latest-created pending node, from the heap.
-            if new is not None and heap:
-                heappush(heap, (new.seq, new))
-                new = None
-            node = new
-        for leaf, g in leaves.items():                    # like PyTorch's AccumulateGrad: once, with the total
+                    owners.add(owner)
             _deliver_leaf(leaf, g, inputs, leaf_grads, create_graph)
     finally:
         grad_mode.state.enabled = prev_enabled
@@ -189,6 +142,150 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         else:
             results.append(g if isinstance(g, Tensor) else Tensor._make(g, False, None))
     return results
+
+
+def _walk_plain(heap, pending, leaves, retain_graph):
+    """The walk of a plain ``backward()``: arrays, no hooks, no anomaly checks, no inputs to capture.
+
+    Each step pops a node, calls its backward and hands each input's gradient on: to the input's
+    node (summed with what it already has) or to a leaf (its contributions are summed once, at
+    the end). When a step makes exactly one node pending and nothing else is (a chain), that node
+    runs next with its gradient in hand: no heap or dictionary traffic.
+    """
+    node = g = None
+    while True:
+        if node is None:
+            if not heap:
+                return
+            node = heappop(heap)[1]
+            g = pending.pop(node)
+        datas = node.datas
+        if datas is None:
+            raise _freed_graph_error(node)
+        y = node.out_data if node.saves_output else None
+        # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more
+        if len(datas) == 2:
+            grads = node.backward(g, y, datas[0], datas[1])
+        elif len(datas) == 1:
+            grads = node.backward(g, y, datas[0])
+        else:
+            grads = node.backward(g, y, *datas)
+        new = new_g = None          # the first node this step made pending, and its gradient
+        for target, gx in (zip(node.edges, grads) if type(grads) is tuple else ((node.edges[0], grads),)):
+            if target is None or gx is None:
+                continue
+            if target._is_node:                            # a Function (a leaf is a Tensor)
+                if target is new:
+                    new_g = new_g + gx
+                    continue
+                prev = pending.get(target)
+                if prev is not None:
+                    pending[target] = prev + gx
+                elif new is None:
+                    new, new_g = target, gx
+                else:
+                    pending[target] = gx
+                    heappush(heap, (target.seq, target))
+            else:                                          # a leaf: keep every contribution
+                prev = leaves.get(target)                  # (Tensors hash by identity)
+                if prev is None:
+                    leaves[target] = gx
+                elif type(prev) is list:
+                    prev.append(gx)
+                elif type(gx) is _ndarray and 1 < gx.size <= _LIST_MAX:
+                    leaves[target] = [prev, gx]
+                else:
+                    leaves[target] = prev + gx
+        if not retain_graph:                               # free saved values (node.release(), inlined)
+            if node.releases_more:                         # the op keeps more than its inputs/output
+                node.release()
+            else:                                          # (out_data is an unused slot unless saves_output)
+                node.datas = node.out_data = None
+        if new is not None and heap:                       # others pending: the latest-created goes next
+            pending[new] = new_g
+            heappush(heap, (new.seq, new))
+            node = None
+        else:
+            node, g = new, new_g
+
+
+def _walk(heap, pending, leaves, retain_graph, create_graph, anomaly, wanted, captured):
+    """The general walk: hooks, anomaly checks, captured inputs (``tg.grad``) and create_graph."""
+    node = None
+    while True:
+        if node is None:
+            if not heap:
+                return
+            node = heappop(heap)[1]
+        g = pending.pop(node)
+        if node.datas is None:
+            raise _freed_graph_error(node)
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, create_graph)
+        if wanted and node in wanted:
+            captured[node] = g
+        if create_graph:
+            if not node.differentiable_backward:
+                raise RuntimeError(f"{node.name} does not support create_graph=True (double backward): "
+                                   "its backward is not written with differentiable ops")
+            y = node.output_for(True) if node.saves_output else None
+            grads = node.backward(g, y, *node.inputs)
+        else:
+            y = node.out_data if node.saves_output else None
+            grads = node.backward(g, y, *node.datas)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if anomaly:
+            grad_mode.check_backward(node, grads)
+        prev = None
+        for target, gx in zip(node.edges, grads):
+            if target is None or gx is None:
+                continue
+            if gx is prev and not create_graph:          # one array sent to two places (a + b)
+                gx = gx.copy()
+            prev = gx
+            if target._is_node:
+                if target in pending:
+                    pending[target] = pending[target] + gx
+                else:
+                    pending[target] = gx
+                    heappush(heap, (target.seq, target))
+            else:
+                prev_sum = leaves.get(target)
+                leaves[target] = gx if prev_sum is None else prev_sum + gx
+        if not retain_graph:
+            node.release()
+        node = None
+
+
+def _freed_graph_error(node):
+    return RuntimeError(f"backward through {node.name} a second time: its saved values were freed after the "
+                        "first backward. Pass retain_graph=True to the first backward (or tg.grad) if you need "
+                        "to backpropagate through the graph twice")
+
+
+def _owner(a):
+    """The array that owns ``a``'s memory (``a`` itself unless it is a view)."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+def _sum_contributions(gs):
+    """The sum of a leaf's gradient contributions, in order: one concatenation and one reduction
+    instead of a ufunc call per contribution (for arrays of two values or more, adding down axis 0
+    is the same sequence of roundings as adding them one by one)."""
+    first = gs[0]
+    try:
+        stacked = _numpy.concatenate(gs, axis=None).reshape((len(gs),) + first.shape)
+    except (ValueError, TypeError):         # shapes or kinds that do not stack: one at a time
+        stacked = None
+    if stacked is None:
+        total = first
+        for g in gs[1:]:
+            total = total + g
+        return total
+    return _numpy.add.reduce(stacked, axis=0)
 
 
 def _run_hooks(hooks, g, create_graph):

@@ -33,15 +33,23 @@ from . import grad_mode
 
 _numpy = backend.numpy
 
+# Set once a hook is registered on a non-leaf tensor (Tensor.register_hook, retain_grad): until
+# then a plain backward() skips the per-node hook check (tinygen.autograd.engine).
+hooks_on_nodes = False
+
 
 class Function:
     """Base class of graph nodes. One node per op call, one output per node."""
 
     # out_data (the output array) is set only when the op saves_output, and read only then.
-    __slots__ = ("inputs", "datas", "needs", "edges", "seq", "out_data", "__dict__", "__weakref__")
+    # The input Tensors themselves are not kept: ``inputs`` rebuilds them from the arrays and
+    # edges when asked (double backward, graph export). One tuple less per op is ~5 % of the
+    # per-op cost, mostly in cyclic-GC passes over the young graph.
+    __slots__ = ("datas", "needs", "edges", "seq", "out_data", "__dict__", "__weakref__")
 
     # Rarely set per node, so they live on the class until an instance needs its own value.
     xp = _numpy                     # the array namespace of the inputs (set for device arrays)
+    raw_inputs = None               # the inputs as given, kept only when an array was given bare
     hooks = None                    # tensor hooks registered on the output
     site = None                     # where forward was called (anomaly mode only)
 
@@ -77,6 +85,7 @@ class Function:
         edges = []
         on_device = False
         any_grad = False
+        bare_array = False
         for x in inputs:
             if isinstance(x, Tensor):
                 d = x.data
@@ -94,8 +103,10 @@ class Function:
                 d = x
                 needs.append(False)
                 edges.append(None)
-                if type(d) is not _ndarray and hasattr(d, "shape") and not isinstance(d, _generic):
-                    on_device = True
+                if type(d) is _ndarray:
+                    bare_array = True
+                elif hasattr(d, "shape") and not isinstance(d, _generic):
+                    on_device = bare_array = True
             datas.append(d)
         if on_device:
             fn.xp = _check_devices(cls, datas, inputs)
@@ -105,7 +116,9 @@ class Function:
         if _state.anomaly:
             grad_mode.check_forward(fn, out)
         if any_grad and _state.enabled:
-            fn.inputs = inputs
+            if bare_array:                   # `inputs` could not tell it from a constant Tensor
+                fn.raw_inputs = inputs
+                fn.releases_more = True
             fn.datas = datas
             fn.needs = needs
             fn.edges = tuple(edges)
@@ -115,6 +128,20 @@ class Function:
                 fn.out_data = out
             return t
         return _make(out, False, None)
+
+    @property
+    def inputs(self):
+        """The op's inputs as Tensors (numbers as given), or None once released.
+
+        Rebuilt from what the node keeps: an input that needs a gradient is its leaf, or a Tensor
+        of the saved array whose grad_fn is the node that made it (to the engine that *is* the
+        input); a constant is a Tensor of its array (or the number itself)."""
+        datas = self.datas
+        if datas is None:
+            return None
+        if self.raw_inputs is not None:
+            return self.raw_inputs
+        return tuple(_as_input(e, d) for e, d in zip(self.edges, datas))
 
     @property
     def parents(self):
@@ -132,13 +159,22 @@ class Function:
 
     def release(self):
         """Drop what backward needed (retain_graph=False): a second backward is then an error."""
-        self.inputs = None
+        if self.raw_inputs is not None:
+            self.raw_inputs = None
         self.datas = None
         if self.saves_output:
             self.out_data = None
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _as_input(edge, data):
+    if edge is None:       # a constant: a Tensor's array (bare arrays keep raw_inputs), a number, None
+        return _make(data, False, None) if hasattr(data, "shape") and not isinstance(data, _generic) else data
+    if edge._is_node:
+        return _make(data, True, edge)
+    return edge                                  # a leaf
 
 
 def _check_devices(cls, datas, inputs):
@@ -196,16 +232,16 @@ def unary_op(cls):
 
     def op(x):
         d = x.data
-        if type(d) is not _ndarray or _state.anomaly:
+        mode = _state.mode                  # 0 not recording, 1 recording, 2 anomaly detection
+        if type(d) is not _ndarray or mode == 2:
             return apply(x)
         fn = _new(cls)
         f = cls.host_forward
         out = f(d) if f is not None else fn.forward(d)
         if type(out) is not _ndarray:
             out = _numpy.asarray(out)
-        if x.requires_grad and _state.enabled:
+        if mode and x.requires_grad:
             p = x.grad_fn
-            fn.inputs = (x,)
             fn.datas = (d,)
             fn.needs = _ONE_NEED
             fn.edges = (x if p is None else p,)
@@ -254,15 +290,15 @@ def binary_op(cls, reflected=False):
             if type(b) not in _PY_NUMBERS:
                 return apply(a, b)
         # both host arrays, or one host array and a number; anything else takes the general path
-        if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or _state.anomaly:
+        mode = _state.mode                  # 0 not recording, 1 recording, 2 anomaly detection
+        if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or mode == 2:
             return apply(a, b)
         fn = _new(cls)
         f = cls.host_forward
         out = f(da, db) if f is not None else fn.forward(da, db)
         if type(out) is not _ndarray:
             out = _numpy.asarray(out)
-        if (ra or rb) and _state.enabled:
-            fn.inputs = (a, b)
+        if mode and (ra or rb):
             fn.datas = (da, db)
             fn.needs = _TWO_NEEDS[ra][rb]
             if ra:

@@ -15,8 +15,17 @@ import traceback
 
 
 class _State(threading.local):
+    """Per-thread flags. ``mode`` sums them up for the per-op fast paths, which read one
+    thread-local attribute rather than two (~30 ns each): 0 no recording, 1 recording,
+    2 anomaly detection on (the general path checks everything)."""
     enabled = True
     anomaly = False
+    mode = 1
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name != "mode":
+            super().__setattr__("mode", 2 if self.anomaly else int(bool(self.enabled)))
 
 
 state = _State()
