@@ -87,8 +87,10 @@ class Tanh(Function):
     def forward(self, x):
         return self.xp.tanh(x)
 
-    def backward(self, g, y, x):
-        return _uf.tanh_grad(g, y)          # g * (1 - y * y): one fused ufunc on arrays
+    # backward(g, y, x) = g · (1 − y²): one fused ufunc on host arrays, the formula itself on
+    # anything else (Tensors under create_graph). Bound straight to the dispatcher: a method
+    # calling it would be one more Python frame per node (~0.1 µs).
+    backward = staticmethod(_uf.tanh_grad)
 
 
 class Sigmoid(Function):
@@ -99,8 +101,8 @@ class Sigmoid(Function):
     def forward(self, x):
         return sigmoid_array(x)
 
-    def backward(self, g, y, x):
-        return _uf.sigmoid_grad(g, y)       # g * (y * (1 - y)): one fused ufunc on arrays
+    # backward(g, y, x) = g · y · (1 − y), bound straight to its dispatcher as Tanh's is.
+    backward = staticmethod(_uf.sigmoid_grad)
 
 
 class Relu(Function):

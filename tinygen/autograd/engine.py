@@ -160,13 +160,15 @@ def _walk_plain(heap, pending, leaves, retain_graph):
             node = heappop(heap)[1]
             g = pending.pop(node)
         datas = node.datas
-        if datas is None:
-            raise _freed_graph_error(node)
         y = node.out_data if node.saves_output else None
+        try:
+            n = len(datas)
+        except TypeError:                   # datas is None: released by an earlier backward
+            raise _freed_graph_error(node) from None
         # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more
-        if len(datas) == 2:
+        if n == 2:
             grads = node.backward(g, y, datas[0], datas[1])
-        elif len(datas) == 1:
+        elif n == 1:
             grads = node.backward(g, y, datas[0])
         else:
             grads = node.backward(g, y, *datas)

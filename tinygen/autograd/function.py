@@ -122,7 +122,7 @@ class Function:
             fn.datas = datas
             fn.needs = needs
             fn.edges = tuple(edges)
-            fn.seq = -next(_sequence)        # later ops first: a valid reverse topological order
+            fn.seq = next(_sequence)         # later ops first: a valid reverse topological order
             t = _make(out, True, fn)
             if cls.saves_output:
                 fn.out_data = out
@@ -213,7 +213,7 @@ _new = object.__new__
 _ndarray = _numpy.ndarray
 _generic = _numpy.generic
 _state = grad_mode.state
-_sequence = itertools.count()
+_sequence = itertools.count(0, -1)     # 0, −1, −2, …: later ops sort first in the engine's heap
 _ONE_NEED = (True,)
 _TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))   # [needs a][needs b]
 _PY_NUMBERS = (int, float, bool)
@@ -229,6 +229,8 @@ def unary_op(cls):
     must be made in all three.
     """
     apply = cls.apply
+    f = cls.host_forward
+    saves_output = cls.saves_output
 
     def op(x):
         d = x.data
@@ -236,7 +238,6 @@ def unary_op(cls):
         if type(d) is not _ndarray or mode == 2:
             return apply(x)
         fn = _new(cls)
-        f = cls.host_forward
         out = f(d) if f is not None else fn.forward(d)
         if type(out) is not _ndarray:
             out = _numpy.asarray(out)
@@ -245,14 +246,14 @@ def unary_op(cls):
             fn.datas = (d,)
             fn.needs = _ONE_NEED
             fn.edges = (x if p is None else p,)
-            fn.seq = -next(_sequence)
+            fn.seq = next(_sequence)
             t = _new(Tensor)
             t.data = out
             t._grad = None
             t.requires_grad = True
             t.grad_fn = fn
             t._hooks = None
-            if cls.saves_output:
+            if saves_output:
                 fn.out_data = out
             return t
         return _make(out, False, None)
@@ -267,6 +268,8 @@ def binary_op(cls, reflected=False):
     is ``cls.apply(a, b)`` (``cls.apply(b, a)`` if ``reflected``: ``__radd__`` and friends), with
     a fast path for host Tensors, or a host Tensor and a Python number."""
     apply = cls.apply
+    f = cls.host_forward
+    saves_output = cls.saves_output
 
     def op(a, b):
         if reflected:
@@ -294,7 +297,6 @@ def binary_op(cls, reflected=False):
         if not ((ka and (kb or type(db) in _PY_NUMBERS)) or (kb and type(da) in _PY_NUMBERS)) or mode == 2:
             return apply(a, b)
         fn = _new(cls)
-        f = cls.host_forward
         out = f(da, db) if f is not None else fn.forward(da, db)
         if type(out) is not _ndarray:
             out = _numpy.asarray(out)
@@ -311,14 +313,14 @@ def binary_op(cls, reflected=False):
                 fn.edges = (ea, b if p is None else p)
             else:
                 fn.edges = (ea, None)
-            fn.seq = -next(_sequence)
+            fn.seq = next(_sequence)
             t = _new(Tensor)
             t.data = out
             t._grad = None
             t.requires_grad = True
             t.grad_fn = fn
             t._hooks = None
-            if cls.saves_output:
+            if saves_output:
                 fn.out_data = out
             return t
         return _make(out, False, None)

@@ -126,8 +126,11 @@ def _fused_pair(name, ref, g, y):
 
 def _pair_dispatcher(name, ref, doc):
     """The dispatcher of the two-input ufunc ``name``: its fast path written out in one function
-    (a helper call here would cost what the ufunc does), the rest in :func:`_fused_pair`."""
-    def dispatch(g, y):
+    (a helper call here would cost what the ufunc does), the rest in :func:`_fused_pair`.
+
+    A third argument (the op's input) is accepted and ignored, so that an op can bind the
+    dispatcher as its ``backward(g, y, x)``."""
+    def dispatch(g, y, x=None):
         u = _built.get(name)
         if u is not None and type(g) is _ndarray and type(y) is _ndarray and g.dtype is y.dtype \
                 and y.dtype in _FLOATS and _switch["fused"]:
