@@ -56,9 +56,13 @@ class Tensor:
     integers int64, booleans bool).
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    # .grad and hooks are rare on the tensors ops make: they live in the instance dict only
+    # when set (class defaults below), so recording an op stores three fields, not five.
+    __slots__ = ("data", "requires_grad", "grad_fn", "__dict__", "__weakref__")
     __array_ufunc__ = None  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
     _is_node = False        # a graph edge that ends here ends at a leaf (Function._is_node is True)
+    _grad = None            # the gradient (``.grad``), set by backward on leaves
+    _hooks = None           # hooks registered on a leaf (a non-leaf's go to its grad_fn)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         dtype = as_dtype(dtype)
@@ -68,9 +72,7 @@ class Tensor:
             device = backend.normalize_device(device)
         arr = _to_array(data, dtype, device)
         self.data = arr
-        self._grad = None
         self.grad_fn = None
-        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -80,10 +82,8 @@ class Tensor:
         """Fast internal constructor: wraps an array without checks or copies."""
         t = cls.__new__(cls)
         t.data = data
-        t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
-        t._hooks = None
         return t
 
     # ------------------------------------------------------------ attributes

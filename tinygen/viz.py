@@ -38,11 +38,11 @@ def to_dot(tensor: Tensor, names=None) -> str:
         if nid not in seen:
             seen.add(nid)
             lines.append(f'  {nid} [shape=box, style=filled, fillcolor="#ffe4b5", label="{node.name}"];')
-            for inp in (node.inputs or ()):
+            for edge, inp in zip(node.edges or (), node.inputs or ()):
+                if edge is not None and edge._is_node:      # made by an op (its input may be unsaved)
+                    stack.append((edge, nid))
+                    continue
                 if isinstance(inp, Tensor):
-                    if inp.grad_fn is not None:
-                        stack.append((inp.grad_fn, nid))
-                        continue
                     tid = f"t{id(inp)}"
                     if tid not in seen:
                         seen.add(tid)

@@ -30,6 +30,7 @@ def sigmoid_array(x):
 class Exp(Function):
     """y = eˣ.    ∂L/∂x = g · y."""
     saves_output = True
+    saves_input = False
 
     def forward(self, x):
         return self.xp.exp(x)
@@ -51,6 +52,7 @@ class Log(Function):
 class Sqrt(Function):
     """y = √x.    ∂L/∂x = g / (2y)."""
     saves_output = True
+    saves_input = False
 
     def forward(self, x):
         return self.xp.sqrt(x)
@@ -82,6 +84,7 @@ class Cos(Function):
 class Tanh(Function):
     """y = tanh x.    ∂L/∂x = g · (1 − y²)."""
     saves_output = True
+    saves_input = False
     host_forward = _np.tanh
 
     def forward(self, x):
@@ -96,6 +99,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ).    ∂L/∂x = g · y · (1 − y)."""
     saves_output = True
+    saves_input = False
     host_forward = staticmethod(_uf.sigmoid)
 
     def forward(self, x):

@@ -55,6 +55,8 @@ class Function:
 
     _is_node = True                 # (Tensor._is_node is False: the engine tells edges apart by it)
     saves_output = False            # backward needs the op's output y
+    saves_input = True              # backward needs the op's input (one-input ops: False frees
+                                    # it early, as for tanh, whose gradient needs only y)
     host_forward = None             # a NumPy ufunc doing forward on host arrays (saves a call)
     releases_more = False           # release() frees more than inputs and output (the engine calls it)
     differentiable_backward = True  # backward works on Tensors (create_graph=True)
@@ -119,7 +121,7 @@ class Function:
             if bare_array:                   # `inputs` could not tell it from a constant Tensor
                 fn.raw_inputs = inputs
                 fn.releases_more = True
-            fn.datas = datas
+            fn.datas = datas if cls.saves_input else _INPUT_NOT_SAVED
             fn.needs = needs
             fn.edges = tuple(edges)
             fn.seq = next(_sequence)         # later ops first: a valid reverse topological order
@@ -172,8 +174,8 @@ class Function:
 def _as_input(edge, data):
     if edge is None:       # a constant: a Tensor's array (bare arrays keep raw_inputs), a number, None
         return _make(data, False, None) if hasattr(data, "shape") and not isinstance(data, _generic) else data
-    if edge._is_node:
-        return _make(data, True, edge)
+    if edge._is_node:      # (data is None when the op did not keep its input: saves_input)
+        return _make(data, True, edge) if data is not None else None
     return edge                                  # a leaf
 
 
@@ -215,6 +217,7 @@ _generic = _numpy.generic
 _state = grad_mode.state
 _sequence = itertools.count(0, -1)     # 0, −1, −2, …: later ops sort first in the engine's heap
 _ONE_NEED = (True,)
+_INPUT_NOT_SAVED = (None,)      # the datas of a unary node whose backward needs only its output
 _TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))   # [needs a][needs b]
 _PY_NUMBERS = (int, float, bool)
 
@@ -231,6 +234,7 @@ def unary_op(cls):
     apply = cls.apply
     f = cls.host_forward
     saves_output = cls.saves_output
+    saves_input = cls.saves_input
 
     def op(x):
         d = x.data
@@ -243,16 +247,14 @@ def unary_op(cls):
             out = _numpy.asarray(out)
         if mode and x.requires_grad:
             p = x.grad_fn
-            fn.datas = (d,)
+            fn.datas = (d,) if saves_input else _INPUT_NOT_SAVED
             fn.needs = _ONE_NEED
             fn.edges = (x if p is None else p,)
             fn.seq = next(_sequence)
             t = _new(Tensor)
             t.data = out
-            t._grad = None
             t.requires_grad = True
             t.grad_fn = fn
-            t._hooks = None
             if saves_output:
                 fn.out_data = out
             return t
@@ -316,10 +318,8 @@ def binary_op(cls, reflected=False):
             fn.seq = next(_sequence)
             t = _new(Tensor)
             t.data = out
-            t._grad = None
             t.requires_grad = True
             t.grad_fn = fn
-            t._hooks = None
             if saves_output:
                 fn.out_data = out
             return t
