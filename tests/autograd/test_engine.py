@@ -96,6 +96,7 @@ def test_node_inputs_are_rebuilt_from_what_the_node_keeps():
     assert a.grad_fn is h.grad_fn and np.array_equal(a.data, h.data) and a.requires_grad
     assert not b.requires_grad and np.array_equal(b.data, const.data)
     assert h.grad_fn.inputs[0] is x and h.grad_fn.inputs[1] == 2.0
+    assert list(y.grad_fn.needs) == [True, False] and list(h.grad_fn.needs) == [True, False]
     bare = np.array([5.0, 6.0])
     assert (x * bare).grad_fn.inputs[1] is bare     # a bare array is kept as given
     y.sum().backward()

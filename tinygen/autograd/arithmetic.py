@@ -21,10 +21,10 @@ class Add(Function):
         return a + b
 
     def backward(self, g, z, a, b):
-        na, nb = self.needs
+        ea, eb = self.edges                 # an input's edge is None when it needs no gradient
         gs = g.shape
-        ga = (g if a.shape == gs else sum_to(g, a.shape)) if na else None
-        gb = (g if b.shape == gs else sum_to(g, b.shape)) if nb else None
+        ga = (g if a.shape == gs else sum_to(g, a.shape)) if ea is not None else None
+        gb = (g if b.shape == gs else sum_to(g, b.shape)) if eb is not None else None
         return ga, gb
 
 
@@ -36,10 +36,10 @@ class Sub(Function):
         return a - b
 
     def backward(self, g, z, a, b):
-        na, nb = self.needs
+        ea, eb = self.edges                 # an input's edge is None when it needs no gradient
         gs = g.shape
-        ga = (g if a.shape == gs else sum_to(g, a.shape)) if na else None
-        gb = (-g if b.shape == gs else sum_to(-g, b.shape)) if nb else None
+        ga = (g if a.shape == gs else sum_to(g, a.shape)) if ea is not None else None
+        gb = (-g if b.shape == gs else sum_to(-g, b.shape)) if eb is not None else None
         return ga, gb
 
 
@@ -51,13 +51,13 @@ class Mul(Function):
         return a * b
 
     def backward(self, g, z, a, b):
-        na, nb = self.needs
+        ea, eb = self.edges                 # an input's edge is None when it needs no gradient
         ga = gb = None
-        if na:
+        if ea is not None:
             ga = g * b
             if ga.shape != a.shape:
                 ga = sum_to(ga, a.shape)
-        if nb:
+        if eb is not None:
             gb = g * a
             if gb.shape != b.shape:
                 gb = sum_to(gb, b.shape)
@@ -71,9 +71,9 @@ class Div(Function):
         return a / b
 
     def backward(self, g, z, a, b):
-        na, nb = self.needs
-        ga = sum_to(g / b, a.shape) if na else None
-        gb = sum_to(-g * a / (b * b), b.shape) if nb else None
+        ea, eb = self.edges                 # an input's edge is None when it needs no gradient
+        ga = sum_to(g / b, a.shape) if ea is not None else None
+        gb = sum_to(-g * a / (b * b), b.shape) if eb is not None else None
         return ga, gb
 
 

@@ -45,7 +45,7 @@ class Function:
     # The input Tensors themselves are not kept: ``inputs`` rebuilds them from the arrays and
     # edges when asked (double backward, graph export). One tuple less per op is ~5 % of the
     # per-op cost, mostly in cyclic-GC passes over the young graph.
-    __slots__ = ("datas", "needs", "edges", "seq", "out_data", "__dict__", "__weakref__")
+    __slots__ = ("datas", "_needs", "edges", "seq", "out_data", "__dict__", "__weakref__")
 
     # Rarely set per node, so they live on the class until an instance needs its own value.
     xp = _numpy                     # the array namespace of the inputs (set for device arrays)
@@ -122,7 +122,7 @@ class Function:
                 fn.raw_inputs = inputs
                 fn.releases_more = True
             fn.datas = datas if cls.saves_input else _INPUT_NOT_SAVED
-            fn.needs = needs
+            fn._needs = needs
             fn.edges = tuple(edges)
             fn.seq = next(_sequence)         # later ops first: a valid reverse topological order
             t = _make(out, True, fn)
@@ -130,6 +130,16 @@ class Function:
                 fn.out_data = out
             return t
         return _make(out, False, None)
+
+    @property
+    def needs(self):
+        """Which inputs need a gradient (a list of bools, one per input). The one- and two-input
+        fast paths (unary_op, binary_op) do not store it: an input's edge is None when it needs
+        none, and the ops they serve read the edges."""
+        try:
+            return self._needs
+        except AttributeError:
+            return [e is not None for e in self.edges]
 
     @property
     def inputs(self):
@@ -216,9 +226,7 @@ _ndarray = _numpy.ndarray
 _generic = _numpy.generic
 _state = grad_mode.state
 _sequence = itertools.count(0, -1)     # 0, −1, −2, …: later ops sort first in the engine's heap
-_ONE_NEED = (True,)
 _INPUT_NOT_SAVED = (None,)      # the datas of a unary node whose backward needs only its output
-_TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))   # [needs a][needs b]
 _PY_NUMBERS = (int, float, bool)
 
 
@@ -248,7 +256,6 @@ def unary_op(cls):
         if mode and x.requires_grad:
             p = x.grad_fn
             fn.datas = (d,) if saves_input else _INPUT_NOT_SAVED
-            fn.needs = _ONE_NEED
             fn.edges = (x if p is None else p,)
             fn.seq = next(_sequence)
             t = _new(Tensor)
@@ -276,7 +283,7 @@ def binary_op(cls, reflected=False):
     def op(a, b):
         if reflected:
             a, b = b, a
-        if isinstance(a, Tensor):
+        if type(a) is Tensor or isinstance(a, Tensor):    # (the first test is the faster)
             da, ra = a.data, a.requires_grad
             ka = type(da) is _ndarray
         else:
@@ -285,7 +292,7 @@ def binary_op(cls, reflected=False):
             da, ra, ka = a, False, False
             if type(a) not in _PY_NUMBERS:
                 return apply(a, b)
-        if isinstance(b, Tensor):
+        if type(b) is Tensor or isinstance(b, Tensor):
             db, rb = b.data, b.requires_grad
             kb = type(db) is _ndarray
         else:
@@ -304,7 +311,6 @@ def binary_op(cls, reflected=False):
             out = _numpy.asarray(out)
         if mode and (ra or rb):
             fn.datas = (da, db)
-            fn.needs = _TWO_NEEDS[ra][rb]
             if ra:
                 p = a.grad_fn
                 ea = a if p is None else p

@@ -25,7 +25,7 @@ class MatMul(Function):
         return _mm(a, b)
 
     def backward(self, g, c, a, b):
-        na, nb = self.needs
+        ea, eb = self.edges                 # an input's edge is None when it needs no gradient
         a_vec, b_vec = a.ndim == 1, b.ndim == 1
         a2 = a.reshape((1,) + a.shape) if a_vec else a
         b2 = b.reshape(b.shape + (1,)) if b_vec else b
@@ -34,11 +34,11 @@ class MatMul(Function):
         if b_vec:
             g = g.reshape(g.shape + (1,)) if not a_vec else g
         ga = gb = None
-        if na:
+        if ea is not None:
             ga = sum_to(_mm(g, b2.swapaxes(-1, -2)), a2.shape)
             if a_vec:
                 ga = ga.reshape(a.shape)
-        if nb:
+        if eb is not None:
             gb = sum_to(_mm(a2.swapaxes(-1, -2), g), b2.shape)
             if b_vec:
                 gb = gb.reshape(b.shape)
