@@ -180,7 +180,7 @@ def _walk_plain(heap, pending, leaves, retain_graph):
                 if target is new:
                     new_g = new_g + gx
                     continue
-                prev = pending.get(target)
+                prev = pending.get(target) if pending else None      # (empty along a chain)
                 if prev is not None:
                     pending[target] = prev + gx
                 elif new is None:
