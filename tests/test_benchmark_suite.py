@@ -89,3 +89,16 @@ def test_conv_algorithms_script_times_each_algorithm_on_the_same_layer(monkeypat
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(a).max())
     t = ca.compare(4, 5, 6, batch=2, rounds=1, steps=1)
     assert set(t) == set(ca.ALGORITHMS) and all(v > 0 for v in t.values())
+
+
+def test_overhead_script_times_tinygen_in_blocks(monkeypatch):
+    """benchmarks/overhead.py: one uncounted repeat, then `block` timed ones per turn, and the
+    first round counts for nothing; PyTorch is left out here (it is never a test dependency)."""
+    from benchmarks import overhead
+    calls = []
+    monkeypatch.setattr(overhead, "_setup_torch", lambda threads: None)
+    monkeypatch.setattr(overhead, "_once", lambda x, c, n: calls.append(n) or 0.001 * (1 + len(calls) % 2))
+    r = overhead.run(n_ops=10, repeats=4, block=2)
+    assert len(calls) == 3 * (1 + 2)                 # 1 warm-up round + 2 timed rounds, 3 runs each
+    assert r["torch_us_per_op"] is None and r["ratio"] is None
+    assert r["tinygen_us_per_op"] in (100.0, 150.0, 200.0)
