@@ -214,8 +214,10 @@ def run(quick=True, only=None, threads=2, repeats=None):
         if only and only.lower() not in name.lower():
             continue
         wl = cls()
-        reps = repeats or (7 if quick else 25)
-        cols = measure(wl, reps, threads=threads)
+        # a cheap step (the per-op chain: ~2-4 ms) gets more repeats in longer turns: its median
+        # then spans several of the VM's speed phases rather than one or two
+        reps = (repeats or (7 if quick else 25)) * getattr(wl, "repeat_scale", 1)
+        cols = measure(wl, reps, threads=threads, block=getattr(wl, "block", 3))
         row = {"workload": name, **{f"{k}_s": v for k, v in cols.items()}}
         if "torch" in cols:
             row["ratio_fused_vs_torch"] = cols["fused"] / cols["torch"]

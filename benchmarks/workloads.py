@@ -38,6 +38,8 @@ def _torch():
 class Overhead:
     unit = "us_per_op"
     n_ops = 1000
+    repeat_scale = 5          # 35 timed chains in a quick run, in turns of 10 (suite.run)
+    block = 10
 
     @staticmethod
     def _chain(x, c, n_ops):
