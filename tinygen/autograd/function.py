@@ -77,9 +77,10 @@ class Function:
         """Run the op on Tensors (or arrays/numbers, taken as constants) and record it.
 
         Returns a Tensor; records a node only when grad mode is on and an input requires grad.
-        The node keeps its inputs, their arrays, and its *edges*: one per input, where that
-        input's gradient goes (the input's own node, or the input itself if a leaf), or None for
-        an input that needs no gradient.
+        The node keeps its inputs' arrays (``datas``; not for a one-input op with
+        ``saves_input = False``) and its *edges*: one per input, where that input's gradient goes
+        (the input's own node, or the input itself if a leaf), or None for an input that needs no
+        gradient. The input Tensors are rebuilt from these on demand (``inputs``).
         """
         fn = _new(cls)
         datas = []
