@@ -213,12 +213,8 @@ def _walk_plain(heap, pending, leaves, retain_graph):
 
 def _walk(heap, pending, leaves, retain_graph, create_graph, anomaly, wanted, captured):
     """The general walk: hooks, anomaly checks, captured inputs (``tg.grad``) and create_graph."""
-    node = None
-    while True:
-        if node is None:
-            if not heap:
-                return
-            node = heappop(heap)[1]
+    while heap:
+        node = heappop(heap)[1]
         g = pending.pop(node)
         if node.datas is None:
             raise _freed_graph_error(node)
@@ -257,7 +253,6 @@ def _walk(heap, pending, leaves, retain_graph, create_graph, anomaly, wanted, ca
                 leaves[target] = gx if prev_sum is None else prev_sum + gx
         if not retain_graph:
             node.release()
-        node = None
 
 
 def _freed_graph_error(node):
