@@ -251,7 +251,7 @@ class Tensor:
             self._hooks.append(fn)
             hooks = self._hooks
         else:
-            _function.hooks_on_nodes = True
+            _function.hooked_nodes.add(self.grad_fn)
             if self.grad_fn.hooks is None:
                 self.grad_fn.hooks = []
             self.grad_fn.hooks.append(fn)

@@ -71,10 +71,11 @@ def test_leaf_gradients_never_share_memory_with_each_other_or_the_given_grad():
     np.testing.assert_array_equal(a.grad.numpy(), np.full((2, 2), 100.0))
 
 
-@pytest.mark.parametrize("size", [1, 2, 16, 5000])    # summed as they come / kept in a list / as they come
-def test_a_leaf_used_many_times_gets_the_sum_in_order(size):
+@pytest.mark.parametrize("size, uses", [(1, 40), (2, 40), (16, 40), (16, 600), (5000, 40)])
+def test_a_leaf_used_many_times_gets_the_sum_in_order(size, uses):
+    # sizes 2..4096 keep a list, 1 and 5000 sum as they come
     rng = np.random.default_rng(0)
-    ws = [rng.standard_normal(size).astype(np.float32) for _ in range(40)]
+    ws = [rng.standard_normal(size).astype(np.float32) for _ in range(uses)]
     x = tg.Tensor(rng.standard_normal(size).astype(np.float32), requires_grad=True)
     total = x * ws[0]
     for w in ws[1:]:
@@ -163,6 +164,24 @@ def test_hooks_see_and_replace_gradients():
     y.sum().backward()
     np.testing.assert_allclose(seen[0], [30, 30])
     np.testing.assert_allclose(x.grad.numpy(), [30, 30])
+
+
+def test_a_hook_on_an_intermediate_tensor_runs_while_its_node_lives():
+    import gc
+    from tinygen.autograd import function
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (h * h).sum().backward()                        # the general walk runs the hook
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])
+    assert h.grad_fn in function.hooked_nodes
+    del h
+    gc.collect()
+    assert not function.hooked_nodes                # plain backward() walks lean again
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
 
 
 def test_hook_handle_remove_and_retain_grad():

