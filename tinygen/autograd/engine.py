@@ -180,23 +180,25 @@ def _walk_plain(heap, pending, leaves, retain_graph):
             if target is None or gx is None:
                 continue
             if target._is_node:                            # a Function (a leaf is a Tensor)
-                if target is new:
+                if new is None and not pending:            # nothing else pending (a chain): it
+                    new, new_g = target, gx                # runs next, its gradient in hand
+                elif target is new:
                     new_g = new_g + gx
-                    continue
-                prev = pending.get(target) if pending else None      # (empty along a chain)
-                if prev is not None:
-                    pending[target] = prev + gx
-                elif new is None:
-                    new, new_g = target, gx
                 else:
-                    pending[target] = gx
-                    heappush(heap, (target.seq, target))
+                    prev = pending.get(target)
+                    if prev is not None:
+                        pending[target] = prev + gx
+                    elif new is None:
+                        new, new_g = target, gx
+                    else:
+                        pending[target] = gx
+                        heappush(heap, (target.seq, target))
             else:                                          # a leaf: keep every contribution
                 prev = leaves.get(target)                  # (Tensors hash by identity)
-                if prev is None:
-                    leaves[target] = gx
-                elif type(prev) is list:
+                if type(prev) is list:
                     prev.append(gx)
+                elif prev is None:
+                    leaves[target] = gx
                 elif type(gx) is _ndarray and 1 < gx.size <= _LIST_MAX:
                     leaves[target] = [prev, gx]
                 else:
