@@ -91,3 +91,35 @@ def test_double_backward_through_tanh_and_sigmoid_still_recorded():
         (g,) = tg.grad(f(x).sum(), [x], create_graph=True)
         (gg,) = tg.grad(g.sum(), [x])
         np.testing.assert_allclose(gg.numpy(), d2(x.numpy()), rtol=1e-12)
+
+
+@needs_numba
+def test_direct_bindings_follow_the_build_and_the_switch():
+    """The engine calls Tanh/Sigmoid.host_backward and the recorder Sigmoid.direct_forward with no
+    dispatcher: they must be the bare ufuncs only while those are built and fusing is on."""
+    from tinygen.autograd.elementwise import Sigmoid, Tanh
+    y = np.full(3, 0.5, np.float32)
+    with K.use_fused(True):
+        U.tanh_grad(y, y), U.sigmoid_grad(y, y), U.sigmoid(y)          # built
+        assert Tanh.host_backward is U._built["tanh_grad"]
+        assert Sigmoid.host_backward is U._built["sigmoid_grad"]
+        assert Sigmoid.direct_forward is U._built["sigmoid"]
+        with K.use_fused(False):
+            assert Tanh.host_backward is None and Sigmoid.direct_forward is None
+            x = tg.tensor(np.array([0.3, -1.2], np.float32), requires_grad=True)
+            x.sigmoid().tanh().sum().backward()                      # the references, via dispatchers
+            g_ref = x.grad.numpy()
+        assert Tanh.host_backward is U._built["tanh_grad"]
+        x.grad = None
+        x.sigmoid().tanh().sum().backward()                          # the bare ufuncs
+        np.testing.assert_allclose(x.grad.numpy(), g_ref, rtol=1e-6)
+
+
+def test_float16_keeps_its_dtype_through_the_direct_paths():
+    x = tg.tensor(np.array([0.3, -1.2], np.float16), requires_grad=True)
+    y = x.sigmoid()
+    assert y.dtype == np.float16                      # the forward ufunc takes float32/float64 only
+    y.tanh().sum().backward()
+    assert x.grad.dtype == np.float16
+    s = 1 / (1 + np.exp(-x.numpy().astype(np.float64)))
+    np.testing.assert_allclose(x.grad.numpy(), (1 - np.tanh(s) ** 2) * s * (1 - s), rtol=2e-3)

@@ -155,3 +155,9 @@ class Clip(Function):
         if self.hi is not None:
             inside = inside & (xd <= self.hi)
         return where(inside, g, 0)
+
+
+# The engine calls these ufuncs straight on host arrays (no dispatcher) once they are built.
+_uf.bind_direct(Tanh, "host_backward", "tanh_grad")
+_uf.bind_direct(Sigmoid, "host_backward", "sigmoid_grad")
+_uf.bind_direct(Sigmoid, "direct_forward", "sigmoid")

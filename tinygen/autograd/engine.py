@@ -168,8 +168,12 @@ def _walk_plain(heap, pending, leaves, retain_graph):
             n = len(datas)
         except TypeError:                   # datas is None: released by an earlier backward
             raise _freed_graph_error(node) from None
-        # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more
-        if n == 2:
+        # one or two inputs (nearly every op) by a direct call: a *datas call costs ~60 ns more;
+        # a fused ufunc of (g, y) straight on host arrays (tanh, sigmoid) before anything
+        hb = node.host_backward
+        if hb is not None and type(g) is _ndarray:
+            grads = hb(g, y)
+        elif n == 2:
             grads = node.backward(g, y, datas[0], datas[1])
         elif n == 1:
             grads = node.backward(g, y, datas[0])

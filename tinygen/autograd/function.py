@@ -60,6 +60,9 @@ class Function:
     saves_input = True              # backward needs the op's input (one-input ops: False frees
                                     # it early, as for tanh, whose gradient needs only y)
     host_forward = None             # a NumPy ufunc doing forward on host arrays (saves a call)
+    host_backward = None            # a ufunc (g, y) -> the input's gradient, on host arrays: set by
+                                    # kernels.ufuncs.bind_direct while the fused kernels are on
+    direct_forward = None           # likewise a ufunc x -> y, for float32/float64 host arrays
     releases_more = False           # release() frees more than inputs and output (the engine calls it)
     differentiable_backward = True  # backward works on Tensors (create_graph=True)
 
@@ -231,6 +234,7 @@ _state = grad_mode.state
 _sequence = itertools.count(0, -1)     # 0, −1, −2, …: later ops sort first in the engine's heap
 _INPUT_NOT_SAVED = (None,)      # the datas of a unary node whose backward needs only its output
 _PY_NUMBERS = (int, float, bool)
+_F32, _F64 = _numpy.dtype("float32"), _numpy.dtype("float64")
 
 
 def unary_op(cls):
@@ -253,7 +257,11 @@ def unary_op(cls):
         if type(d) is not _ndarray or mode == 2:
             return apply(x)
         fn = _new(cls)
-        out = f(d) if f is not None else fn.forward(d)
+        u = cls.direct_forward              # a bare fused ufunc (sigmoid), float32/float64 only
+        if u is not None and (d.dtype is _F32 or d.dtype is _F64):
+            out = u(d)
+        else:
+            out = f(d) if f is not None else fn.forward(d)
         if type(out) is not _ndarray:
             out = _numpy.asarray(out)
         if mode and x.requires_grad:

@@ -62,6 +62,7 @@ def _env_default() -> bool:
 
 
 _state = {"fused": None}  # None until first read, so the environment is read lazily
+_switch_listeners = []    # called after use_fused changes the switch (ufuncs.bind_direct)
 
 
 def fused_enabled() -> bool:
@@ -69,6 +70,11 @@ def fused_enabled() -> bool:
     if _state["fused"] is None:
         _state["fused"] = _env_default()
     return _state["fused"]
+
+
+def _notify_switch():
+    for listener in _switch_listeners:
+        listener()
 
 
 class use_fused:
@@ -87,12 +93,14 @@ class use_fused:
             raise TypeError(f"use_fused expects True or False, got {enabled!r}")
         self._previous = fused_enabled()
         _state["fused"] = bool(enabled)
+        _notify_switch()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         _state["fused"] = self._previous
+        _notify_switch()
         return False
 
     def __repr__(self):
